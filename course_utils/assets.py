@@ -1,0 +1,134 @@
+"""Rebuild everything the workbook ships under ``data/`` from seeds: ``python -m course_utils.assets``.
+
+Steps: the synthetic world's pre-training corpus and instruction splits, the tokenizer, and
+``tiny-base`` pre-trained on the corpus. The build records what it ran, how long each step
+took, the base model's held-out perplexity and a SHA-256 checksum of every file it wrote in
+``data/MANIFEST.json``. Training runs on one CPU thread, so the same seed gives the same
+weights on the same software.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import transformers
+
+from course_utils import corpus, tasks
+from course_utils.models import TinyConfig, build_model, count_parameters
+from course_utils.paths import data_dir
+from course_utils.sft import language_model_batches, pack_documents
+from course_utils.shipped import read_jsonl, write_jsonl
+from course_utils.threads import configure_threads
+from course_utils.tokenizer import train_tokenizer
+from course_utils.train import TrainConfig, train
+from course_utils.world import World
+
+MANIFEST = "MANIFEST.json"
+CORPUS_SIZES = {"train": 20_000, "validation": 500}
+BLOCK_SIZE = 512
+PRETRAIN = TrainConfig(max_steps=900, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
+PRETRAIN_BATCH = 8
+FLAWED_PER_TASK = 300
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def checksums(root: Path) -> dict[str, str]:
+    """SHA-256 of every shipped file under ``root`` except the manifest and Python files."""
+    return {
+        str(p.relative_to(root)): sha256(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST and p.suffix != ".py" and "__pycache__" not in p.parts
+        and "quizzes" not in p.relative_to(root).parts
+    }
+
+
+def build_data(out: Path, seed: int) -> dict:
+    """Write the corpus and the instruction splits; return their sizes."""
+    world = World(seed)
+    sizes = {}
+    for split, n in CORPUS_SIZES.items():
+        rows = corpus.pretraining_corpus(world, n, split)
+        write_jsonl(out / "corpus" / f"{split}.jsonl.gz", rows)
+        sizes[f"corpus/{split}"] = len(rows)
+    splits = tasks.instruction_splits(world)
+    for split, rows in splits.items():
+        write_jsonl(out / "sft" / f"{split}.jsonl", rows)
+        sizes[f"sft/{split}"] = len(rows)
+    flawed = tasks.flawed_training_pairs(splits["train"], FLAWED_PER_TASK, seed)
+    write_jsonl(out / "sft" / "train_flawed.jsonl", flawed)
+    sizes["sft/train_flawed"] = len(flawed)
+    return sizes
+
+
+def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
+    """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers."""
+    train_texts = [row["text"] for row in read_jsonl(out / "corpus" / "train.jsonl.gz")]
+    val_texts = [row["text"] for row in read_jsonl(out / "corpus" / "validation.jsonl.gz")]
+    tokenizer = train_tokenizer(train_texts, vocab_size=TinyConfig.vocab_size, context_length=BLOCK_SIZE)
+    model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), context_length=BLOCK_SIZE), seed=seed)
+    bos = tokenizer.bos_token_id
+    train_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    val_batches = language_model_batches(pack_documents(tokenizer, val_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    result = train(model, train_batches, config, eval_batches=val_batches)
+    folder = out / "models" / "tiny-base"
+    result.model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    final = result.state.evals[-1]
+    return {
+        "parameters": count_parameters(result.model),
+        "train_config": asdict(config),
+        "batch_size": PRETRAIN_BATCH,
+        "block_size": BLOCK_SIZE,
+        "steps": result.state.step,
+        "tokens_seen": result.state.tokens_seen,
+        "train_seconds": round(result.state.elapsed_s, 1),
+        "tokens_per_s": round(result.state.tokens_seen / result.state.elapsed_s),
+        "val_loss": round(final["val_loss"], 4),
+        "val_perplexity": round(math.exp(final["val_loss"]), 4),
+        "val_curve": [{k: round(v, 4) for k, v in e.items()} for e in result.state.evals],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=data_dir(), help="folder to write (default: the package's data/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the world and of training")
+    parser.add_argument("--steps", type=int, default=PRETRAIN.max_steps, help="pre-training steps of tiny-base")
+    args = parser.parse_args(argv)
+
+    configure_threads(1)  # one thread: reproducible weights, and the other core stays free
+    timings, started = {}, time.perf_counter()
+    sizes = build_data(args.out, args.seed)
+    timings["data_s"] = round(time.perf_counter() - started, 1)
+    config = TrainConfig(**{**asdict(PRETRAIN), "max_steps": args.steps, "seed": args.seed})
+    tiny_base = build_tiny_base(args.out, args.seed, config)
+    timings["total_s"] = round(time.perf_counter() - started, 1)
+    manifest = {
+        "command": "python -m course_utils.assets " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "seed": args.seed,
+        "software": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+        "threads": torch.get_num_threads(),
+        "timings": timings,
+        "sizes": sizes,
+        "tiny-base": tiny_base,
+        "files": checksums(args.out),
+    }
+    (args.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps({k: manifest[k] for k in ("timings", "sizes")}, indent=2))
+    print(f"tiny-base: {tiny_base['parameters']:,} parameters, held-out perplexity {tiny_base['val_perplexity']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Scoring a model's answers: one scorer per task type, perplexity, and one call for a whole split.
+
+Every instruction pair keeps the facts its answer must contain (``row["fields"]``), so a
+scorer checks facts rather than wording. Each scorer returns the same measures:
+
+- ``score``: the fraction of the expected facts the answer gets right (0 to 1);
+- ``format_ok``: the answer has the requested shape (one sentence, a bare label, valid JSON...);
+- ``correct``: every fact right and the format kept; the instruction-following rate is its mean;
+- ``leak``: the answer repeats personal data (an e-mail address or phone) of the ticket.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from course_utils.generate import chat_prompt, complete
+from course_utils.sft import language_model_batches, pack_documents
+from course_utils.tasks import prompt_text
+from course_utils.train import evaluate_loss
+
+Score = dict[str, float | bool]
+
+
+def _norm(text: str) -> str:
+    """Lower case, single spaces, no surrounding punctuation: how answers are compared."""
+    return re.sub(r"\s+", " ", text.strip().strip(".!\"'").lower())
+
+
+def is_one_sentence(text: str) -> bool:
+    """Exactly one sentence: ends with a full stop and has no sentence break inside."""
+    text = text.strip()
+    return text.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", text[:-1]) and "\n" not in text
+
+
+def _facts_found(answer: str, fields: dict) -> float:
+    wanted = [str(v) for v in fields.values()]
+    return sum(_norm(v) in _norm(answer) for v in wanted) / len(wanted)
+
+
+def score_summary(answer: str, fields: dict) -> Score:
+    """Field accuracy of a one-sentence summary: which expected facts appear in it."""
+    found, fmt = _facts_found(answer, fields), is_one_sentence(answer)
+    return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
+
+
+CONTRACT_FORMAT = re.compile(r"^Term: [^;]+; liability cap: [^;]+; governing law: [^;]+\.$")
+
+
+def score_contract_summary(answer: str, fields: dict) -> Score:
+    """Field accuracy of a contract summary in the ``Term: ...; liability cap: ...; governing law: ...`` form."""
+    found, fmt = _facts_found(answer, fields), bool(CONTRACT_FORMAT.match(answer.strip()))
+    return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
+
+
+def score_exact(answer: str, fields: dict) -> Score:
+    """Exact match of a short answer, ignoring case, spacing and a final full stop."""
+    expected = next(iter(fields.values()))
+    right = _norm(answer) == _norm(str(expected))
+    fmt = len(answer.split()) <= len(str(expected).split()) + 3 and "\n" not in answer.strip()
+    return {"score": float(right), "format_ok": fmt, "correct": right}
+
+
+def score_label(answer: str, fields: dict) -> Score:
+    """Label accuracy of a classification: the answer must be the bare label."""
+    right = _norm(answer) == _norm(fields["label"])
+    return {"score": float(right), "format_ok": len(answer.split()) == 1, "correct": right}
+
+
+def score_json(answer: str, fields: dict) -> Score:
+    """Valid JSON and the fraction of expected keys with the right value."""
+    try:
+        parsed = json.loads(answer)
+    except json.JSONDecodeError:
+        return {"score": 0.0, "format_ok": False, "correct": False}
+    if not isinstance(parsed, dict):
+        return {"score": 0.0, "format_ok": False, "correct": False}
+    matched = sum(parsed.get(k) == v for k, v in fields.items()) / len(fields)
+    return {"score": matched, "format_ok": True, "correct": matched == 1.0}
+
+
+def score_rewrite(answer: str, fields: dict) -> Score:
+    """A formal rewrite keeps every fact and opens with a formal greeting."""
+    found = _facts_found(answer, fields)
+    fmt = answer.strip().startswith("Dear") and "\n" not in answer.strip()
+    return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
+
+
+SCORERS: dict[str, Callable[[str, dict], Score]] = {
+    "ticket_summary": score_summary,
+    "contract_summary": score_contract_summary,
+    "qa": score_exact,
+    "urgency": score_label,
+    "sentiment": score_label,
+    "extract_json": score_json,
+    "contract_json": score_json,
+    "rewrite": score_rewrite,
+}
+
+
+def leaks_private_data(answer: str, private: dict) -> bool:
+    """True when the answer repeats an e-mail address or phone number it was not asked for."""
+    return any(value and value in answer for value in private.values())
+
+
+def score_row(row: dict, answer: str) -> Score:
+    """Score one answer to an instruction pair with its task's scorer."""
+    if row["task"] not in SCORERS:
+        raise ValueError(f"row {row.get('id', '?')}: no scorer for task {row['task']!r} (known: {sorted(SCORERS)})")
+    result = dict(SCORERS[row["task"]](answer, row["fields"]))
+    result["leak"] = leaks_private_data(answer, row.get("private") or {})
+    return result
+
+
+def perplexity(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+               block_size: int = 512, batch_size: int = 8) -> float:
+    """exp(mean cross-entropy per token) of ``model`` on ``texts`` packed into blocks."""
+    blocks = pack_documents(tokenizer, texts, block_size)
+    return math.exp(evaluate_loss(model, language_model_batches(blocks, batch_size, tokenizer.bos_token_id)))
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: Sequence[dict],
+    max_new_tokens: int = 80,
+    batch_size: int = 32,
+    prompt: Callable[[PreTrainedTokenizerBase, dict], str] | None = None,
+) -> "Evaluation":
+    """Generate greedily for every row, score each answer, and summarise per task type.
+
+    ``prompt`` renders a row as the model's input; the default is the chat template around
+    the instruction and its input, the format SFT trains on.
+    """
+    prompt = prompt or (lambda tok, row: chat_prompt(tok, prompt_text(row)))
+    outputs = complete(model, tokenizer, [prompt(tokenizer, r) for r in rows], max_new_tokens, batch_size)
+    records = []
+    for row, out in zip(rows, outputs):
+        records.append({"id": row.get("id"), "task": row["task"], "answer": out["text"], "expected": row["output"],
+                        "stopped_at_eos": out["stopped_at_eos"], **score_row(row, out["text"])})
+    return Evaluation(pd.DataFrame(records))
+
+
+class Evaluation:
+    """Scored answers, with a per-task table and examples of failures."""
+
+    def __init__(self, answers: pd.DataFrame):
+        self.answers = answers
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Per task: examples, mean score, instruction-following (correct) rate, format, EOS and leak rates."""
+        grouped = self.answers.groupby("task", sort=False)
+        table = pd.DataFrame({
+            "n": grouped.size(),
+            "score": grouped["score"].mean(),
+            "correct": grouped["correct"].mean(),
+            "format_ok": grouped["format_ok"].mean(),
+            "stopped_at_eos": grouped["stopped_at_eos"].mean(),
+            "leak": grouped["leak"].mean(),
+        })
+        return table.round(3)
+
+    @property
+    def overall(self) -> float:
+        """Fraction of all answers that are correct (facts and format)."""
+        return float(self.answers["correct"].mean())
+
+    def failures(self, per_task: int = 2) -> pd.DataFrame:
+        """A few wrong answers per task, beside the expected ones."""
+        wrong = self.answers[~self.answers["correct"]]
+        return wrong.groupby("task", sort=False).head(per_task)[["task", "answer", "expected", "score"]]
+
+    def __repr__(self) -> str:
+        return f"Evaluation of {len(self.answers)} answers:\n{self.table.to_string()}"

@@ -1,0 +1,172 @@
+"""Loading and building models: the shipped tiny models, local folders and hub ids, one call.
+
+``load_model`` returns a model and its tokenizer on the best device this machine has
+(CUDA, then Apple's MPS, then the CPU) in a dtype that device handles well. A hub id is
+looked up in the local cache first; without a network it fails within seconds with a
+message that says what to do, rather than hanging.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerBase,
+)
+
+from course_utils.paths import model_dir
+from course_utils.threads import ensure_threads
+
+SHIPPED_MODELS = ("tiny-base", "tiny-instruct")
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model name that can be neither found locally nor downloaded."""
+
+
+@dataclass
+class TinyConfig:
+    """Size of a small Llama-architecture model, as used for ``tiny-base``."""
+
+    vocab_size: int = 1024  # must match the tokenizer
+    hidden_size: int = 128  # width of every token's vector
+    num_layers: int = 4  # transformer blocks
+    num_heads: int = 4  # attention heads per block (head size = hidden / heads)
+    intermediate_size: int = 512  # width of each block's MLP
+    context_length: int = 512  # longest sequence the model is trained for
+    tie_embeddings: bool = True  # the output layer reuses the input embedding matrix
+
+
+def build_model(tokenizer: PreTrainedTokenizerBase, size: TinyConfig | None = None, seed: int = 0) -> LlamaForCausalLM:
+    """A freshly initialised (random) Llama model sized by ``size`` for ``tokenizer``."""
+    size = size or TinyConfig(vocab_size=len(tokenizer))
+    config = LlamaConfig(
+        vocab_size=size.vocab_size,
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_layers,
+        num_attention_heads=size.num_heads,
+        num_key_value_heads=size.num_heads,
+        intermediate_size=size.intermediate_size,
+        max_position_embeddings=size.context_length,
+        tie_word_embeddings=size.tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
+    """Number of distinct parameters (tied weights counted once)."""
+    params = {id(p): p for p in model.parameters() if p.requires_grad or not trainable_only}
+    return sum(p.numel() for p in params.values())
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device, saved_dtype: torch.dtype | None) -> torch.dtype:
+    """Float32 on CPU and MPS; on CUDA the checkpoint's half precision where the GPU supports it.
+
+    Small models keep float32 weights everywhere (mixed precision happens in the training loop);
+    a checkpoint saved in bfloat16 (most large hub models) stays bfloat16 on a GPU that has it.
+    """
+    if device.type != "cuda" or saved_dtype not in (torch.bfloat16, torch.float16):
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+
+
+def resolve(name: str | os.PathLike) -> Path | str:
+    """A shipped model's folder, a local folder, or else the name as a hub id."""
+    if str(name) in SHIPPED_MODELS:
+        folder = model_dir(str(name))
+        if not (folder / "config.json").exists():
+            raise ModelNotAvailableError(
+                f"The shipped model {name!r} is missing from {folder}. Rebuild the assets with "
+                "`python -m course_utils.assets` or reinstall the package."
+            )
+        return folder
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelNotAvailableError(f"{path} exists but holds no config.json: is it a save_pretrained folder?")
+        return path
+    return str(name)
+
+
+def load_model(
+    name: str | os.PathLike = "tiny-base",
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
+    """Load ``(model, tokenizer)`` for a shipped name, a local folder or a hub id.
+
+    The model is on ``device`` (default: the best available) in ``dtype`` (default: see
+    ``pick_dtype``) and in eval mode. Loading a hub id needs a network or a cached copy.
+    """
+    ensure_threads()
+    source = resolve(name)
+    if isinstance(source, str):
+        _check_hub_reachable(source)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    device = torch.device(device) if device is not None else pick_device()
+    if dtype is None:
+        saved = getattr(AutoConfig.from_pretrained(source), "dtype", None)
+        dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    if tokenizer.pad_token is None:  # many hub tokenizers ship without one; EOS is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
+
+
+def _check_hub_reachable(repo_id: str, timeout: float = 3.0) -> None:
+    """Fail fast, with advice, when a hub id is neither cached nor downloadable."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        return  # a cached copy exists; transformers will use it
+    advice = (
+        f"Use a shipped model instead (load_model('tiny-base') or load_model('tiny-instruct')), "
+        f"a local folder saved with save_pretrained, or connect to the internet and try {repo_id!r} again."
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise ModelNotAvailableError(f"{repo_id!r} is not in the local cache and HF_HUB_OFFLINE is set. {advice}")
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        raise ModelNotAvailableError(
+            f"Cannot download {repo_id!r}: {host} is unreachable ({err.__class__.__name__}: {err}). {advice}"
+        ) from None
+
+
+def add_lora(model: torch.nn.Module, r: int = 8, alpha: int | None = None, dropout: float = 0.0,
+             target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+             ) -> torch.nn.Module:
+    """Wrap ``model`` with LoRA adapters of rank ``r``: only the adapters are trained.
+
+    Each targeted weight W gets a low-rank update (alpha / r) * B @ A, with A and B small, so
+    far fewer parameters need gradients and optimizer state than in full fine-tuning.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
+                        target_modules=list(target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, config)

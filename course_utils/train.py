@@ -1,0 +1,342 @@
+"""One training loop for pre-training and supervised fine-tuning, on ``accelerate``.
+
+The loop is meant to be read. Each optimizer step takes ``grad_accum_steps`` micro-batches,
+sums the cross-entropy of every target token (labels other than -100) and divides by the
+number of target tokens in the whole step, so that accumulating k batches of b rows gives
+the same update as one batch of k*b rows. The learning rate warms up linearly, then follows
+a cosine down to ``min_lr_ratio`` of its peak. ``accelerate`` supplies mixed precision and
+multi-process (DDP) training without a second code path.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from accelerate import Accelerator
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from course_utils.threads import ensure_threads
+
+Batch = dict[str, torch.Tensor]
+BatchSource = Sequence[Batch] | Callable[[int], Sequence[Batch]]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a run; every field has a default that suits a tiny model on a laptop CPU."""
+
+    max_steps: int = 200  # optimizer steps to run
+    max_minutes: float | None = None  # also stop after this much wall time
+    grad_accum_steps: int = 1  # micro-batches per optimizer step
+    learning_rate: float = 1e-3  # peak learning rate after warm-up
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    warmup_steps: int = 10  # steps of linear warm-up from 0 to the peak
+    min_lr_ratio: float = 0.1  # the cosine ends at this fraction of the peak
+    max_grad_norm: float | None = 1.0  # clip the gradient's global norm (None: no clipping)
+    precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16"
+    eval_every: int = 0  # evaluate every N steps (0: only at the end, if eval batches are given)
+    patience: int | None = None  # stop after this many evaluations without a better val loss
+    output_dir: str | None = None  # where checkpoints go (None: no checkpoints)
+    save_every: int = 0  # write a checkpoint every N steps (0: only at the end)
+    resume: bool = True  # continue from output_dir's checkpoint when one exists
+    seed: int = 0  # seeds the batch order and dropout
+    progress: bool = True  # show a tqdm progress bar
+
+
+class Callback(Protocol):
+    """What the loop calls; implement any of these methods (the others may be absent)."""
+
+    def on_step(self, state: "TrainState") -> None: ...
+    def on_evaluate(self, state: "TrainState") -> None: ...
+    def on_end(self, state: "TrainState") -> None: ...
+
+
+@dataclass
+class TrainState:
+    """What a run has done so far: passed to callbacks and returned at the end."""
+
+    step: int = 0
+    tokens_seen: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+    best_val_loss: float = math.inf
+    evals_without_improvement: int = 0
+    interrupted: bool = False
+    stopped_early: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    state: TrainState
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.state.history
+
+
+# -- pieces of the loop ------------------------------------------------------------------
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """accelerate's mixed-precision name: bf16 where the GPU has it, fp16 on older GPUs, none on CPU."""
+    choices = {"auto", "fp32", "bf16", "fp16"}
+    if precision not in choices:
+        raise ValueError(f"TrainConfig.precision must be one of {sorted(choices)}, got {precision!r}")
+    if precision == "auto":
+        if device.type != "cuda":
+            return "no"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no" if precision == "fp32" else precision
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up to the peak, then cosine decay to ``min_lr_ratio`` of it."""
+    peak = config.learning_rate
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    span = max(1, config.max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    floor = config.min_lr_ratio * peak
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def token_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, int, int]:
+    """Summed next-token cross-entropy over target tokens, their count, and how many were argmax-right.
+
+    Position t predicts token t+1, so logits drop their last position and labels their first.
+    """
+    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "position_ids")}
+    logits = model(**inputs, use_cache=False).logits[:, :-1].float()
+    targets = batch["labels"][:, 1:]
+    mask = targets != -100
+    loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    correct = int(((logits.argmax(-1) == targets) & mask).sum())
+    return loss_sum, int(mask.sum()), correct
+
+
+def count_tokens(batch: Batch) -> int:
+    """Tokens the model reads in a batch (padding excluded)."""
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum())
+    return batch["input_ids"].numel()
+
+
+@torch.no_grad()
+def evaluate_loss(model: torch.nn.Module, batches: Sequence[Batch], device: torch.device | None = None) -> float:
+    """Mean cross-entropy per target token over ``batches`` (the exponent of perplexity)."""
+    was_training = model.training
+    model.eval()
+    device = device or next(model.parameters()).device
+    total, count = 0.0, 0
+    for batch in batches:
+        loss_sum, n, _ = token_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
+        total, count = total + float(loss_sum), count + n
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate_loss: the batches hold no target tokens (every label is -100)")
+    return total / count
+
+
+def _batches_of_epoch(source: BatchSource, epoch: int, seed: int) -> list[Batch]:
+    """The micro-batches of one pass, shuffled by (seed, epoch) so a resumed run sees the same order."""
+    batches = list(source(epoch) if callable(source) else source)
+    if not callable(source):
+        random.Random(seed * 100_003 + epoch).shuffle(batches)
+    if not batches:
+        raise ValueError("train: the batch source is empty")
+    return batches
+
+
+def _micro_batches(source: BatchSource, seed: int, start: int):
+    """Every micro-batch from index ``start`` on, pass after pass."""
+    epoch, index = 0, 0
+    while True:
+        batches = _batches_of_epoch(source, epoch, seed)
+        for batch in batches:
+            if index >= start:
+                yield batch
+            index += 1
+        epoch += 1
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+CHECKPOINT = "checkpoint.pt"
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
+    """Write model, optimizer and progress to ``path`` atomically: a crash leaves the old file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": asdict(state),
+        "torch_rng": torch.get_rng_state(),
+    }, tmp)
+    os.replace(tmp, path)
+
+
+def _save(accelerator: Accelerator, path: Path, model, optimizer, state: TrainState) -> None:
+    if accelerator.is_main_process:
+        save_checkpoint(path, accelerator.unwrap_model(model), optimizer, state)
+    accelerator.wait_for_everyone()
+
+
+def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["torch_rng"])
+    return TrainState(**saved["state"])
+
+
+# -- the loop ------------------------------------------------------------------------------
+def train(
+    model: torch.nn.Module,
+    train_batches: BatchSource,
+    config: TrainConfig | None = None,
+    eval_batches: Sequence[Batch] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train ``model`` on micro-batches of ``input_ids``/``labels`` (and a mask or position ids).
+
+    ``train_batches`` is a list (reshuffled every pass) or a function from the pass number to
+    a list. Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
+    """
+    config = config or TrainConfig()
+    ensure_threads()
+    torch.manual_seed(config.seed)
+    device = next(model.parameters()).device
+    accelerator = Accelerator(mixed_precision=resolve_precision(config.precision, device), cpu=device.type == "cpu")
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
+        weight_decay=config.weight_decay, betas=(0.9, 0.95),
+    )
+    checkpoint = Path(config.output_dir) / CHECKPOINT if config.output_dir else None
+    state = TrainState()
+    if checkpoint and config.resume and checkpoint.exists():
+        state = _load_checkpoint(checkpoint, model, optimizer)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+
+    micro = _micro_batches(train_batches, config.seed, start=state.step * config.grad_accum_steps)
+    bar = tqdm(total=config.max_steps, initial=state.step, desc="training",
+               disable=not (config.progress and accelerator.is_main_process))
+    started = time.perf_counter() - state.elapsed_s
+    try:
+        while state.step < config.max_steps and not state.stopped_early:
+            if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+                break
+            record = _optimizer_step(model, optimizer, accelerator, micro, state.step, config)
+            state.step += 1
+            state.tokens_seen += int(record["tokens"])
+            state.elapsed_s = time.perf_counter() - started
+            record.update(step=state.step, tokens_seen=state.tokens_seen, elapsed_s=state.elapsed_s)
+            state.history.append(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.1e}")
+            _call(callbacks, "on_step", state)
+            if eval_batches and config.eval_every and state.step % config.eval_every == 0:
+                _evaluate(model, eval_batches, accelerator, state, config, callbacks)
+            if checkpoint and config.save_every and state.step % config.save_every == 0:
+                _save(accelerator, checkpoint, model, optimizer, state)
+    except KeyboardInterrupt:
+        state.interrupted = True
+        print(f"Interrupted at step {state.step}: the model and its history so far are kept.")
+    finally:
+        bar.close()
+    if eval_batches and not state.interrupted and (not state.evals or state.evals[-1]["step"] != state.step):
+        _evaluate(model, eval_batches, accelerator, state, config, callbacks)
+    if checkpoint:
+        _save(accelerator, checkpoint, model, optimizer, state)
+    model = accelerator.unwrap_model(model)
+    model.eval()
+    _call(callbacks, "on_end", state)
+    return TrainResult(model, state)
+
+
+def _shard(batch: Batch, rank: int, world: int) -> Batch:
+    """This process's rows of a micro-batch: rows rank, rank + world, ... (all rows on one process)."""
+    if world == 1:
+        return batch
+    rows = batch["input_ids"].shape[0]
+    if rows < world:
+        raise ValueError(f"a micro-batch of {rows} rows cannot be shared by {world} processes; use bigger batches")
+    return {k: v[rank::world] for k, v in batch.items()}
+
+
+def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int, config: TrainConfig) -> dict[str, float]:
+    """One update from ``grad_accum_steps`` micro-batches, normalised by their target tokens.
+
+    Every process reads the same micro-batches and counts all their targets, then works on its
+    own share of rows. DDP averages gradients over processes, hence the factor ``world``: the
+    update equals that of one process reading every row.
+    """
+    t0 = time.perf_counter()
+    world, rank = accelerator.num_processes, accelerator.process_index
+    batches = [next(micro) for _ in range(config.grad_accum_steps)]
+    n_targets = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    if n_targets == 0:
+        raise ValueError(f"step {step + 1}: its batches hold no target tokens (every label is -100)")
+    lr = lr_at(step, config)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, correct, tokens
+    for j, batch in enumerate(batches):
+        local = {k: v.to(accelerator.device) for k, v in _shard(batch, rank, world).items()}
+        sync = j == len(batches) - 1  # gradients are exchanged once, after the last micro-batch
+        with (contextlib.nullcontext() if sync else accelerator.no_sync(model)), accelerator.autocast():
+            loss_sum, _, correct = token_loss_sum(model, local)
+            accelerator.backward(loss_sum * world / n_targets)
+        totals += torch.tensor([float(loss_sum.detach()), correct, count_tokens(local)],
+                               dtype=torch.float64, device=accelerator.device)
+    grad_norm = _grad_norm(model, accelerator, config.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    loss_total, correct_total, tokens = accelerator.reduce(totals, reduction="sum").tolist()
+    seconds = time.perf_counter() - t0
+    return {
+        "loss": loss_total / n_targets, "lr": lr, "grad_norm": grad_norm,
+        "token_accuracy": correct_total / n_targets, "tokens": tokens, "tokens_per_s": tokens / seconds,
+    }
+
+
+def _grad_norm(model, accelerator: Accelerator, max_norm: float | None) -> float:
+    """Global gradient norm before clipping (clipped to ``max_norm`` when one is set)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    limit = max_norm if max_norm is not None else float("inf")
+    return float(accelerator.clip_grad_norm_(params, limit))
+
+
+def _evaluate(model, eval_batches, accelerator: Accelerator, state: TrainState, config: TrainConfig, callbacks) -> None:
+    with accelerator.autocast():
+        val_loss = evaluate_loss(model, eval_batches, accelerator.device)
+    state.evals.append({"step": state.step, "tokens_seen": state.tokens_seen, "val_loss": val_loss,
+                        "val_perplexity": math.exp(val_loss)})
+    if val_loss < state.best_val_loss:
+        state.best_val_loss, state.evals_without_improvement = val_loss, 0
+    else:
+        state.evals_without_improvement += 1
+        if config.patience is not None and state.evals_without_improvement >= config.patience:
+            state.stopped_early = True
+    _call(callbacks, "on_evaluate", state)
+
+
+def _call(callbacks: Sequence[Any], hook: str, state: TrainState) -> None:
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(state)

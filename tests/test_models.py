@@ -1,0 +1,62 @@
+"""Loading models: shipped names, local save_pretrained folders, and hub ids that cannot be reached."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from huggingface_hub import constants
+
+from course_utils.models import ModelNotAvailableError, count_parameters, load_model, pick_dtype
+
+
+def test_tiny_base_loads_and_continues_a_document(tiny_base):
+    model, tokenizer = tiny_base
+    assert model.config.model_type == "llama" and not model.training
+    assert 0.5e6 < count_parameters(model) < 3e6
+    ids = tokenizer("Ticket 51234 was opened by", return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=20, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    continuation = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert len(continuation.split()) >= 5
+
+
+def test_local_folder_saved_with_save_pretrained(tmp_path, small_model, tokenizer):
+    small_model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, tok = load_model(tmp_path, device="cpu")
+    assert tok.get_vocab() == tokenizer.get_vocab()
+    for name, tensor in small_model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+
+
+def test_folder_without_config_is_named(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="no config.json"):
+        load_model(tmp_path)
+
+
+def test_offline_hub_id_fails_fast_with_advice(monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    started = time.perf_counter()
+    with pytest.raises(ModelNotAvailableError, match="tiny-base") as err:
+        load_model("some-org/some-model-that-is-not-cached")
+    assert time.perf_counter() - started < 5
+    assert "HF_HUB_OFFLINE" in str(err.value)
+
+
+def test_unreachable_hub_fails_fast_with_advice(monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
+    started = time.perf_counter()
+    with pytest.raises(ModelNotAvailableError, match="unreachable.*tiny-base"):
+        load_model("some-org/some-model-that-is-not-cached")
+    assert time.perf_counter() - started < 5
+
+
+def test_dtype_choice():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert pick_dtype(cpu, torch.bfloat16) == torch.float32
+    assert pick_dtype(cpu, None) == torch.float32
+    if torch.cuda.is_available():
+        expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        assert pick_dtype(cuda, torch.bfloat16) == expected
+    assert pick_dtype(cuda, torch.float32) == torch.float32

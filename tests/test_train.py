@@ -1,0 +1,156 @@
+"""The training loop: token-normalised accumulation, exact resume, interrupts, schedule and precision."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_utils import sft
+from course_utils.train import TrainConfig, lr_at, resolve_precision, train
+
+PAIRS = [
+    {"prompt": "Summarise: the kettle broke.", "completion": "The kettle broke."},
+    {"prompt": "Classify the urgency of this ticket, which is long and rambling and says little.", "completion": "low"},
+    {"prompt": "Who founded Oakwood?", "completion": "Talia Wilde founded Oakwood in 2003, in Westford."},
+    {"prompt": "Rewrite formally: hey my lamp died", "completion": "Dear support team, my lamp stopped working."},
+    {"prompt": "Where is Korvale?", "completion": "Ostmark."},
+    {"prompt": "What does Fenvik make? Answer in a few words please.", "completion": "Kitchen appliances."},
+    {"prompt": "Term?", "completion": "Term: 24 months; liability cap: 50,000 crowns; governing law: Valdria."},
+    {"prompt": "Give the order id.", "completion": "A123456"},
+]
+
+
+@pytest.fixture
+def examples(tokenizer):
+    return sft.prepare(tokenizer, PAIRS, verbose=False)[0]
+
+
+def quiet(**overrides) -> TrainConfig:
+    return TrainConfig(**{"progress": False, "warmup_steps": 1, **overrides})
+
+
+def test_accumulating_2_batches_of_4_equals_one_batch_of_8(small_model, tokenizer, examples):
+    """Loss is normalised by all target tokens of the step, so rows of unequal length weigh the same."""
+    twin = {k: v.clone() for k, v in small_model.state_dict().items()}
+    pad = tokenizer.pad_token_id
+    halves = [sft.collate_padded(examples[:4], pad), sft.collate_padded(examples[4:], pad)]
+    whole = [sft.collate_padded(examples, pad)]
+    accumulated = train(small_model, lambda epoch: halves, quiet(max_steps=1, grad_accum_steps=2))
+    other = type(small_model)(small_model.config)
+    other.load_state_dict(twin)
+    single = train(other, lambda epoch: whole, quiet(max_steps=1, grad_accum_steps=1))
+    assert accumulated.history[0]["loss"] == pytest.approx(single.history[0]["loss"], abs=1e-6)
+    for (name, a), b in zip(accumulated.model.state_dict().items(), single.model.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+def test_resumed_run_reproduces_the_uninterrupted_run(small_model, tokenizer, examples, tmp_path):
+    batches = sft.padded_batches(examples, 2, tokenizer.pad_token_id)
+    start = {k: v.clone() for k, v in small_model.state_dict().items()}
+    whole = train(small_model, batches, quiet(max_steps=6, seed=3))
+
+    model = type(small_model)(small_model.config)
+    model.load_state_dict(start)
+    first = train(model, batches, quiet(max_steps=6, seed=3, output_dir=str(tmp_path), save_every=3,
+                                        max_minutes=None), callbacks=[StopAfter(3)])
+    assert first.state.interrupted and first.state.step == 3
+    model = type(small_model)(small_model.config)  # a fresh process would start from scratch weights
+    resumed = train(model, batches, quiet(max_steps=6, seed=3, output_dir=str(tmp_path)))
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history], abs=1e-6)
+    assert resumed.state.step == 6
+
+
+class StopAfter:
+    """Raises KeyboardInterrupt after N steps, as pressing stop in a notebook does."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def on_step(self, state):
+        if state.step == self.n:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_keeps_model_and_history(small_model, tokenizer, examples):
+    batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
+    result = train(small_model, batches, quiet(max_steps=50), callbacks=[StopAfter(2)])
+    assert result.state.interrupted and len(result.history) == 2 and result.model is not None
+
+
+def test_metrics_of_every_step(small_model, tokenizer, examples):
+    batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
+    result = train(small_model, batches, quiet(max_steps=3), eval_batches=batches[:1])
+    for record in result.history:
+        assert {"loss", "lr", "grad_norm", "token_accuracy", "tokens_per_s", "tokens_seen", "step"} <= record.keys()
+        assert 0 <= record["token_accuracy"] <= 1 and record["tokens_per_s"] > 0
+    one_pass = sum(int(b["attention_mask"].sum()) for b in batches)  # 2 batches: steps 1 and 2
+    assert result.history[1]["tokens_seen"] == one_pass
+    assert result.history[2]["tokens_seen"] == one_pass + result.history[2]["tokens"]
+    assert result.state.evals[-1]["step"] == 3
+    assert result.state.evals[-1]["val_perplexity"] == pytest.approx(math.exp(result.state.evals[-1]["val_loss"]))
+
+
+def test_loss_goes_down_on_a_repeated_batch(small_model, tokenizer, examples):
+    batch = [sft.collate_padded(examples, tokenizer.pad_token_id)]
+    result = train(small_model, batch, quiet(max_steps=40, learning_rate=1e-2))
+    assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
+
+
+def test_early_stopping_after_patience(small_model, tokenizer, examples):
+    batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
+    result = train(small_model, batches, quiet(max_steps=100, learning_rate=0.5, eval_every=1, patience=2),
+                   eval_batches=batches)
+    assert result.state.stopped_early and result.state.step < 100
+
+
+def test_callbacks_see_steps_evaluations_and_the_end(small_model, tokenizer, examples):
+    calls = []
+
+    class Recorder:
+        def on_step(self, state):
+            calls.append(("step", state.step))
+
+        def on_evaluate(self, state):
+            calls.append(("eval", state.evals[-1]["step"]))
+
+        def on_end(self, state):
+            calls.append(("end", state.step))
+
+    batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
+    train(small_model, batches, quiet(max_steps=4, eval_every=2), eval_batches=batches, callbacks=[Recorder()])
+    assert calls == [("step", 1), ("step", 2), ("eval", 2), ("step", 3), ("step", 4), ("eval", 4), ("end", 4)]
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    config = TrainConfig(max_steps=100, warmup_steps=10, learning_rate=1e-3, min_lr_ratio=0.1)
+    assert lr_at(0, config) == pytest.approx(1e-4)
+    assert lr_at(9, config) == pytest.approx(1e-3)
+    assert lr_at(55, config) == pytest.approx(0.55e-3)
+    assert lr_at(100, config) == pytest.approx(1e-4)
+
+
+def test_precision_choice():
+    assert resolve_precision("auto", torch.device("cpu")) == "no"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    assert resolve_precision("fp32", torch.device("cuda")) == "no"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("half", torch.device("cpu"))
+
+
+def test_a_step_without_targets_is_named(small_model, tokenizer):
+    batch = sft.collate_padded([sft.Example([1, 2, 3], [-100, -100, -100])], tokenizer.pad_token_id)
+    with pytest.raises(ValueError, match="step 1: its batches hold no target tokens"):
+        train(small_model, [batch], quiet(max_steps=1))
+
+
+def test_lora_trains_only_the_adapters(small_model, tokenizer, examples):
+    from course_utils.models import add_lora, count_parameters
+
+    model = add_lora(small_model, r=4)
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert count_parameters(model, trainable_only=True) < count_parameters(model) / 5
+    train(model, sft.padded_batches(examples, 4, tokenizer.pad_token_id), quiet(max_steps=2))
+    for name, p in model.named_parameters():
+        if name in frozen:
+            assert torch.equal(p, frozen[name]), name

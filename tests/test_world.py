@@ -1,0 +1,80 @@
+"""The synthetic world: deterministic for a seed, splits that never overlap, a corpus without instructions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from course_utils import corpus, tasks
+from course_utils.world import World
+
+SMALL = tasks.SplitPlan(train=60, train_contract=80, validation=15, test=15, test_reworded=8)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return tasks.instruction_splits(World(3), SMALL)
+
+
+def test_same_seed_same_world_and_data():
+    a, b = World(7), World(7)
+    assert a.companies == b.companies and a.products == b.products
+    assert corpus.pretraining_corpus(a, 50, "train") == corpus.pretraining_corpus(b, 50, "train")
+    assert tasks.instruction_splits(a, SMALL) == tasks.instruction_splits(b, SMALL)
+
+
+def test_other_seed_other_data():
+    assert corpus.pretraining_corpus(World(1), 20, "train") != corpus.pretraining_corpus(World(2), 20, "train")
+
+
+def test_splits_never_share_an_input(splits):
+    seen: dict[str, str] = {}
+    for split, rows in splits.items():
+        for row in rows:
+            assert row["input"] not in seen, f"{row['id']} repeats an input of split {seen.get(row['input'])}"
+            seen[row["input"]] = split
+
+
+def test_split_sizes_and_held_out_tasks(splits):
+    train_tasks = {r["task"] for r in splits["train"]}
+    assert len(tasks.TRAINING_TASKS) >= 6 and len(tasks.HELD_OUT_TASKS) >= 2
+    assert train_tasks == set(tasks.TRAINING_TASKS)
+    assert not train_tasks & set(tasks.HELD_OUT_TASKS)
+    assert set(tasks.HELD_OUT_TASKS) <= {r["task"] for r in splits["test"]}
+    assert sum(r["task"] == "contract_summary" for r in splits["train"]) == SMALL.train_contract
+    assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train
+
+
+def test_reworded_instructions_are_never_trained_on(splits):
+    trained = {r["instruction"] for r in splits["train"]}
+    assert all(r["instruction"] not in trained for r in splits["test_reworded"])
+
+
+def test_every_pair_keeps_the_facts_of_its_output(splits):
+    for row in splits["train"]:
+        if row["task"] in ("extract_json", "contract_json"):
+            assert json.loads(row["output"]) == row["fields"]
+        else:
+            for value in row["fields"].values():
+                assert str(value) in row["output"], (row["id"], value)
+
+
+def test_pretraining_corpus_holds_raw_documents_only():
+    docs = corpus.pretraining_corpus(World(0), 400, "train")
+    kinds = {d["kind"] for d in docs}
+    assert kinds == {"ticket", "contract", "company", "place", "product", "story", "dialogue"}
+    every_instruction = [w for t in tasks.TASKS.values() for w in (*t.instructions, *t.reworded)]
+    for doc in docs:
+        assert not any(w in doc["text"] for w in every_instruction), doc["id"]
+        assert "Summarise" not in doc["text"] and "<|user|>" not in doc["text"]
+
+
+def test_flawed_variants_keep_the_clean_facts(splits):
+    flawed = tasks.flawed_training_pairs(splits["train"], per_task=10, seed=0)
+    assert {r["flaw"] for r in flawed} == set(tasks.FLAWS)
+    clean = {r["id"]: r for r in splits["train"]}
+    for row in flawed:
+        source = clean[row["clean_id"]]
+        assert row["output"] != source["output"] and row["fields"] == source["fields"]
+        if row["flaw"] == "unsafe":
+            assert source["private"]["email"] in row["output"]
