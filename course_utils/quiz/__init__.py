@@ -1,0 +1,118 @@
+"""Quizzes of the workbook: questions checked in Python, with feedback, hints and progress.
+
+In a notebook::
+
+    from course_utils import quiz
+    quiz.show("ch04.s1")                          # one question as a widget
+    p = quiz.predict("ch04.s3")                   # commit a prediction ...
+    # ... the experiment's cells run here ...
+    p.reveal(measured=0.93, text="93% of summaries name the product")
+    quiz.show_section("ch04", concepts=["C03"])   # a quiz with a score
+    quiz.progress()                               # a table of progress by chapter
+
+From Python (tests, scripts)::
+
+    fb = quiz.question("ch04.s1").answer("b")
+    fb.correct, fb.text
+
+The learner's banks (``data/quizzes``) hold hashed and sealed answers: this deters peeking
+and is not security (see ``keys.py``). Progress goes to ``~/.course_utils/progress.json``
+or wherever ``COURSE_UTILS_PROGRESS`` points (see ``store.py``).
+"""
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from course_utils.paths import quiz_dir
+from course_utils.quiz.bank import CONCEPTS, SCENARIOS, TOPICS, Bank, BankError, Feedback, Question, load_banks, select
+from course_utils.quiz.store import ProgressStore, ProgressWarning
+from course_utils.quiz.widget import PredictionView, QuestionView, SectionView
+
+__all__ = [
+    "CONCEPTS", "SCENARIOS", "TOPICS", "Bank", "BankError", "Feedback", "ProgressStore", "ProgressWarning",
+    "PredictionView", "Question", "QuestionView", "SectionView",
+    "banks", "predict", "progress", "question", "questions", "show", "show_section",
+]
+
+
+@lru_cache(maxsize=None)
+def _banks(folder: Path) -> dict[str, Bank]:
+    return load_banks(folder)
+
+
+def banks() -> dict[str, Bank]:
+    """The shipped learner banks by chapter (read once per session)."""
+    return _banks(quiz_dir())
+
+
+def questions(chapter: str | None = None, concepts: Iterable[str] | None = None) -> list[Question]:
+    """All questions, or those of ``chapter`` that test any of ``concepts``."""
+    chosen = [banks()[chapter]] if chapter else list(banks().values())
+    return select([q for bank in chosen for q in bank.questions], concepts)
+
+
+def question(question_id: str) -> Question:
+    """The question ``question_id`` (e.g. ``"ch04.s1"``); answer it with ``.answer(choice)``."""
+    all_ids = {q.id: q for q in questions()}
+    if question_id not in all_ids:
+        near = difflib.get_close_matches(question_id, all_ids, n=3)
+        raise KeyError(f"no quiz question {question_id!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    return all_ids[question_id]
+
+
+def show(question_id: str, store: ProgressStore | None = None) -> None:
+    """Display one question as a widget (a predict question too; use :func:`predict` to reveal)."""
+    q = question(question_id)
+    view = PredictionView(q, store) if q.type == "predict" else QuestionView(q, store)
+    view.display()
+
+
+def predict(question_id: str, store: ProgressStore | None = None) -> PredictionView:
+    """Display a predict-then-run question; call ``.reveal(measured=..., text=...)`` after the experiment."""
+    q = question(question_id)
+    if q.type != "predict":
+        raise ValueError(f"{question_id} is a {q.type} question; use quiz.show({question_id!r})")
+    view = PredictionView(q, store)
+    view.display()
+    return view
+
+
+def show_section(chapter: str, concepts: Iterable[str] | None = None, notebook: str | None = None,
+                 title: str | None = None, store: ProgressStore | None = None) -> None:
+    """Display a chapter's questions on ``concepts`` (and/or in ``notebook``) as one quiz with a score."""
+    bank = banks()[chapter]
+    chosen = select(bank.questions, concepts, notebook=notebook)
+    if not chosen:
+        raise ValueError(f"no {chapter} questions for concepts={concepts!r}, notebook={notebook!r}")
+    SectionView(chosen, title or f"Quiz: {bank.title}", store).display()
+
+
+def progress(by: str = "chapter", learner: str | None = None, path: str | Path | None = None):
+    """A pandas DataFrame of the learner's progress, by ``"chapter"`` or by ``"question"``."""
+    import pandas as pd  # imported here: only this summary needs pandas
+
+    records = ProgressStore(path, learner).records()
+    rows = []
+    for q in questions():
+        rec = records.get(q.id, {})
+        rows.append({
+            "chapter": q.chapter, "question": q.id, "type": q.type, "concepts": ", ".join(q.concepts),
+            "answered": bool(rec), "attempts": rec.get("attempts", 0), "solved": bool(rec.get("correct")),
+            "first_try": bool(rec.get("first_try_correct")), "revealed": bool(rec.get("revealed")),
+            "last_at": rec.get("last_at"),
+        })
+    table = pd.DataFrame(rows)
+    if by == "question":
+        return table.set_index("question")
+    if by != "chapter":
+        raise ValueError(f"by must be 'chapter' or 'question', not {by!r}")
+    summary = table.groupby("chapter").agg(
+        questions=("question", "size"), answered=("answered", "sum"), solved=("solved", "sum"),
+        first_try=("first_try", "sum"), attempts=("attempts", "sum"),
+    )
+    summary.loc["all"] = summary.sum()
+    summary["solved %"] = (100 * summary["solved"] / summary["questions"]).round(0).astype(int)
+    return summary
