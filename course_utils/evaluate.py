@@ -38,9 +38,14 @@ def is_one_sentence(text: str) -> bool:
     return text.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", text[:-1]) and "\n" not in text
 
 
+def _contains(answer: str, fact: str) -> bool:
+    """The fact appears as whole words: "6 months" is not found in "36 months"."""
+    return re.search(rf"(?<![\w,]){re.escape(_norm(fact))}(?!\w|,\d)", _norm(answer)) is not None
+
+
 def _facts_found(answer: str, fields: dict) -> float:
     wanted = [str(v) for v in fields.values()]
-    return sum(_norm(v) in _norm(answer) for v in wanted) / len(wanted)
+    return sum(_contains(answer, v) for v in wanted) / len(wanted)
 
 
 def score_summary(answer: str, fields: dict) -> Score:
@@ -63,7 +68,7 @@ def score_exact(answer: str, fields: dict) -> Score:
     expected = next(iter(fields.values()))
     right = _norm(answer) == _norm(str(expected))
     fmt = len(answer.split()) <= len(str(expected).split()) + 3 and "\n" not in answer.strip()
-    return {"score": float(right), "format_ok": fmt, "correct": right}
+    return {"score": float(right), "format_ok": fmt, "correct": right and fmt}
 
 
 def score_label(answer: str, fields: dict) -> Score:

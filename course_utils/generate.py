@@ -1,13 +1,34 @@
-"""Generating text from a model: prompts in, completions out.
+"""Generating text from a model: prompts in, completions out, one decoding step at a time.
 
 ``complete`` is the batched greedy generation that evaluation uses. Prompts are padded on
 the left, so every row's last prompt token sits at the same position and generation can
 continue all rows at once; each row stops at its end-of-sequence token.
+
+The rest of the module writes decoding out in the open, for the decoding notebook. Each step
+turns the model's scores for the next token (its logits) into one chosen token:
+
+1. ``apply_temperature``: divide the logits by T (T < 1 sharpens the distribution, T > 1 flattens it);
+2. ``top_k_filter``: keep only the k highest-scoring tokens;
+3. ``top_p_filter``: keep the most likely tokens until their probabilities add up to p (nucleus);
+4. ``pick_token``: softmax, then draw with ``torch.multinomial`` (or take the argmax: greedy).
+
+The order and the arithmetic are those of ``model.generate`` in transformers, so ``sample``
+with a seed gives the same tokens as ``torch.manual_seed(seed); model.generate(...)`` with the
+same settings. ``sample`` keeps the model's key/value cache between steps: each new token is
+one short forward pass instead of a pass over the whole text again.
+
+``distinct_n`` (diversity across texts) and ``repetition_rate`` (loops within one text) measure
+what the settings do to the text; ``side_by_side`` shows several models' answers to the same
+prompts as one table, for instance a base model beside its fine-tuned version.
 """
 from __future__ import annotations
 
+import html
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -62,3 +83,234 @@ def complete(
 def _has_bos(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> bool:
     bos = tokenizer.bos_token
     return bos is not None and all(t.startswith(bos) for t in texts)
+
+
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The prompt's token ids as a (1, length) tensor, with BOS in front unless the text starts with it."""
+    enc = tokenizer(text, return_tensors="pt", add_special_tokens=not _has_bos(tokenizer, [text]))
+    return enc["input_ids"].to(device)
+
+
+# -- decoding, one step at a time --------------------------------------------------------------
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Logits divided by T: below 1 the likely tokens get likelier, above 1 the choice gets more even."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be above 0, got {temperature}; for greedy decoding use do_sample=False")
+    return logits / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Logits with all but the k highest set to -inf, so those tokens can never be drawn."""
+    if k < 1:
+        raise ValueError(f"top_k must be at least 1, got {k}; use None to switch the filter off")
+    kth_best = torch.topk(logits, min(k, logits.size(-1))).values[..., -1:]
+    return logits.masked_fill(logits < kth_best, float("-inf"))  # ties with the k-th are kept
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Logits with the unlikely tail set to -inf: the most likely tokens that hold at least p of the mass stay.
+
+    Going up from the least likely token, a token is dropped while it and every token below it
+    hold at most 1 - p of the probability; the most likely token always stays.
+    """
+    if not 0 < p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {p}; use None to switch the filter off")
+    ascending, order = torch.sort(logits, descending=False)
+    mass_up_to_here = ascending.softmax(dim=-1).cumsum(dim=-1)
+    drop_sorted = mass_up_to_here <= 1 - p
+    drop_sorted[..., -1] = False
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back from sorted order to token order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None) -> torch.Tensor:
+    """The logits that sampling draws from: temperature, then top-k, then top-p, the order of ``model.generate``.
+
+    ``None`` switches a filter off (so do top_k = 0 and top_p = 1, as in ``model.generate``).
+    """
+    logits = apply_temperature(logits, temperature)
+    if top_k:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None and top_p < 1.0:
+        logits = top_p_filter(logits, top_p)
+    return logits
+
+
+def pick_token(logits: torch.Tensor, do_sample: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The next token of each row: a draw from softmax(logits), or the most likely one when not sampling."""
+    if not do_sample:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def next_token_distribution(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    show: int = 10,
+) -> tuple[torch.Tensor, pd.DataFrame]:
+    """The probability of every possible next token after ``text`` (after the filters), and the top ``show``.
+
+    The table has one row per token, most likely first: the token as text, its id, its
+    probability and the running total.
+    """
+    ids = encode_prompt(tokenizer, text, _device(model))
+    logits = model(input_ids=ids).logits[0, -1].float()
+    probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1).cpu()
+    top = torch.topk(probs, min(show, probs.numel()))
+    table = pd.DataFrame({
+        "token": [repr(tokenizer.decode([i])) for i in top.indices.tolist()],  # repr shows leading spaces
+        "id": top.indices.tolist(),
+        "probability": top.values.tolist(),
+    }, index=pd.RangeIndex(1, len(top.indices) + 1, name="rank"))
+    table["cumulative"] = table["probability"].cumsum()
+    return probs, table
+
+
+@torch.no_grad()
+def generate_ids(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    do_sample: bool = True,
+    eos_token_id: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """The new token ids after ``input_ids`` (one prompt), chosen one at a time; EOS ends the list.
+
+    The first forward pass reads the whole prompt and fills the key/value cache; every later
+    pass reads only the newest token and attends to the cached keys and values.
+    """
+    if input_ids.dim() != 2 or input_ids.size(0) != 1:
+        raise ValueError(f"generate_ids takes one prompt of shape (1, length), got {tuple(input_ids.shape)}")
+    new: list[int] = []
+    cache, step_input = None, input_ids
+    for _ in range(max_new_tokens):
+        out = model(input_ids=step_input, past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        logits = out.logits[:, -1].float()
+        if do_sample:
+            logits = filter_logits(logits, temperature, top_k, top_p)
+        token = pick_token(logits, do_sample, generator)
+        new.append(int(token))
+        if new[-1] == eos_token_id:
+            break
+        step_input = token.view(1, 1)
+    return new
+
+
+def sample(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt: str,
+    max_new_tokens: int = 50,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    do_sample: bool = True,
+) -> str:
+    """The continuation of ``prompt``, decoded token by token; the same ``seed`` gives the same text.
+
+    ``None`` switches top-k or top-p off. Note that ``model.generate`` fills an unset ``top_k``
+    with 50: pass ``top_k=0`` there for the same draws as ``top_k=None`` here.
+    """
+    device = _device(model)
+    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    ids = generate_ids(model, encode_prompt(tokenizer, prompt, device), max_new_tokens, temperature, top_k, top_p,
+                       do_sample, tokenizer.eos_token_id, generator)
+    return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+# -- measures of decoded text ------------------------------------------------------------------
+def ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    """Every run of ``n`` consecutive words."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+def distinct_n(texts: Sequence[str], n: int = 2) -> float:
+    """Diversity of a set of texts: distinct word n-grams over all n-grams (1 = nothing repeats).
+
+    Texts with fewer than ``n`` words add nothing; with no n-gram at all the result is 0.
+    """
+    grams = [g for text in texts for g in ngrams(text.split(), n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repetition_rate(text: str, n: int = 3) -> float:
+    """Share of a text's word n-grams that repeat an earlier one (0 = no loop, near 1 = one phrase over and over)."""
+    grams = ngrams(text.split(), n)
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+# -- side by side ------------------------------------------------------------------------------
+@dataclass
+class SideBySide:
+    """Completions of the same prompts by several models: a table with a row per prompt, a column per model."""
+
+    prompts: list[str]
+    outputs: dict[str, list[str]]  # model name -> one completion per prompt
+    width: int = 36  # characters per column in the plain-text table
+
+    def rows(self) -> list[list[str]]:
+        """The table's cells: a header row, then one row per prompt."""
+        return [["prompt", *self.outputs]] + [
+            [prompt, *(texts[i] for texts in self.outputs.values())] for i, prompt in enumerate(self.prompts)
+        ]
+
+    def _repr_html_(self) -> str:
+        header, *body = self.rows()
+        cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap"'
+        head = "".join(f"<th {cell}>{html.escape(h)}</th>" for h in header)
+        rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    def __str__(self) -> str:
+        header, *body = self.rows()
+        rule = "+" + "+".join("-" * (self.width + 2) for _ in header) + "+"
+        lines = [rule, *self._text_lines(header), rule.replace("-", "=")]
+        for row in body:
+            lines += [*self._text_lines(row), rule]
+        return "\n".join(lines)
+
+    def _text_lines(self, cells: list[str]) -> list[str]:
+        """One table row as text lines, each cell wrapped to the column width."""
+        wrapped = [textwrap.wrap(c, self.width) or [""] for c in cells]
+        height = max(len(w) for w in wrapped)
+        return ["| " + " | ".join((w[i] if i < len(w) else "").ljust(self.width) for w in wrapped) + " |"
+                for i in range(height)]
+
+    __repr__ = __str__
+
+
+def side_by_side(
+    models: dict[str, tuple[torch.nn.Module, PreTrainedTokenizerBase]],
+    prompts: Sequence[str],
+    max_new_tokens: int = 60,
+    chat: bool = True,
+) -> SideBySide:
+    """Greedy answers of every model to every prompt, for comparing, say, a base model with its tuned version.
+
+    With ``chat`` each prompt is wrapped in that model's chat template (as the user's turn);
+    without it the prompt is continued as plain text.
+    """
+    outputs: dict[str, list[str]] = {}
+    for name, (model, tokenizer) in models.items():
+        texts = [chat_prompt(tokenizer, p) if chat else p for p in prompts]
+        outputs[name] = [r["text"] for r in complete(model, tokenizer, texts, max_new_tokens)]
+    return SideBySide(list(prompts), outputs)

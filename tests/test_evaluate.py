@@ -1,0 +1,233 @@
+"""Each scorer on hand-written answers, good and bad; then a whole evaluation on a tiny model."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from course_utils import evaluate
+from course_utils.evaluate import (
+    evaluate_model,
+    is_one_sentence,
+    leaks_private_data,
+    perplexity,
+    score_contract_summary,
+    score_exact,
+    score_json,
+    score_label,
+    score_row,
+    score_rewrite,
+    score_summary,
+)
+from course_utils.models import build_model
+from course_utils.paths import data_dir
+from course_utils.shipped import load_corpus, load_instructions, read_jsonl
+
+TICKET = {"customer": "Yara Berg", "product": "Tidegate M4", "problem": "makes a rattling noise", "request": "repair"}
+CONTRACT = {"term": "24 months", "liability_cap": "50,000 crowns", "governing_law": "Valdria"}
+PRIVATE = {"email": "yara.berg45@inkwell.example", "phone": "+99 811 1455"}
+
+
+def verdict(score: dict) -> tuple:
+    return score["score"], score["format_ok"], score["correct"]
+
+
+# -- ticket summaries: facts, and exactly one sentence ----------------------------------------------
+def test_summary_with_every_fact_in_one_sentence_is_correct():
+    answer = "Yara Berg reports that their Tidegate M4 soundbar makes a rattling noise and asks for a repair."
+    assert verdict(score_summary(answer, TICKET)) == (1.0, True, True)
+    assert verdict(score_summary(answer.upper(), TICKET)) == (1.0, True, True)  # case is ignored
+
+
+def test_summary_with_the_right_facts_in_two_sentences_is_off_format():
+    answer = "Yara Berg has a Tidegate M4 soundbar. It makes a rattling noise and she wants a repair."
+    assert verdict(score_summary(answer, TICKET)) == (1.0, False, False)
+    assert not is_one_sentence("Yara Berg reports a fault\nand asks for a repair.")
+    assert not is_one_sentence("Yara Berg reports a fault and asks for a repair")  # no full stop
+
+
+def test_summary_with_wrong_facts_in_the_right_format_scores_the_share_found():
+    answer = "Yara Berg reports that their Tidegate M4 soundbar overheats and asks for a refund."
+    assert verdict(score_summary(answer, TICKET)) == (0.5, True, False)
+
+
+# -- contract summaries: a fixed template -------------------------------------------------------------
+def test_contract_summary_in_the_template_is_correct():
+    answer = "Term: 24 months; liability cap: 50,000 crowns; governing law: Valdria."
+    assert verdict(score_contract_summary(answer, CONTRACT)) == (1.0, True, True)
+
+
+def test_contract_summary_with_the_right_facts_in_prose_is_off_format():
+    answer = "The contract runs for 24 months, caps liability at 50,000 crowns and is governed by Valdria law."
+    assert verdict(score_contract_summary(answer, CONTRACT)) == (1.0, False, False)
+
+
+def test_contract_summary_with_one_wrong_fact_scores_two_thirds():
+    answer = "Term: 12 months; liability cap: 50,000 crowns; governing law: Valdria."
+    assert verdict(score_contract_summary(answer, CONTRACT)) == (pytest.approx(2 / 3), True, False)
+
+
+def test_a_fact_is_not_found_inside_a_longer_wrong_value():
+    fields = {"term": "6 months", "liability_cap": "50,000 crowns", "governing_law": "Valdria"}
+    answer = "Term: 36 months; liability cap: 250,000 crowns; governing law: Valdria."
+    assert verdict(score_contract_summary(answer, fields)) == (pytest.approx(1 / 3), True, False)
+    followed_by_a_comma = "Valdria, 6 months, 50,000 crowns."
+    assert score_contract_summary(followed_by_a_comma, fields)["score"] == 1.0
+
+
+# -- short answers: exact match -----------------------------------------------------------------------
+@pytest.mark.parametrize("answer, expected", [
+    ("Talia Wilde", (1.0, True, True)),
+    ("talia wilde.", (1.0, True, True)),  # case and a final full stop are ignored
+    ("Ben Hart", (0.0, True, False)),  # wrong, in the right format
+    ("Talia Wilde founded it.", (0.0, True, False)),  # right fact, extra words: not an exact match
+    ("The company was founded by Talia Wilde back in 2003.", (0.0, False, False)),
+])
+def test_exact_answers(answer, expected):
+    assert verdict(score_exact(answer, {"answer": "Talia Wilde"})) == expected
+
+
+def test_a_correct_short_answer_keeps_the_format():
+    assert verdict(score_exact("Talia\nWilde", {"answer": "Talia Wilde"})) == (1.0, False, False)
+
+
+# -- labels: the bare label ---------------------------------------------------------------------------
+@pytest.mark.parametrize("answer, expected", [
+    ("high", (1.0, True, True)),
+    ("High.", (1.0, True, True)),
+    ('"high"', (1.0, True, True)),
+    ("low", (0.0, True, False)),
+    ("The urgency is high.", (0.0, False, False)),  # extra words around the label
+    ("high urgency", (0.0, False, False)),
+    ("", (0.0, False, False)),
+])
+def test_labels(answer, expected):
+    assert verdict(score_label(answer, {"label": "high"})) == expected
+
+
+# -- JSON: valid, and the right value per key ------------------------------------------------------------
+JSON_FIELDS = {"customer": "Yara Berg", "product": "Tidegate M4", "order_id": "B846910", "request": "repair"}
+
+
+def test_json_with_every_value_is_correct_in_any_key_order():
+    assert verdict(score_json(json.dumps(JSON_FIELDS), JSON_FIELDS)) == (1.0, True, True)
+    reordered = json.dumps(dict(reversed(list(JSON_FIELDS.items()))), indent=2)
+    assert verdict(score_json(reordered, JSON_FIELDS)) == (1.0, True, True)
+
+
+def test_json_with_one_wrong_value_scores_the_share_right():
+    assert verdict(score_json(json.dumps({**JSON_FIELDS, "request": "refund"}), JSON_FIELDS)) == (0.75, True, False)
+
+
+@pytest.mark.parametrize("answer", [
+    str(JSON_FIELDS),  # a Python dict: single quotes are not JSON
+    "Here is the JSON: " + json.dumps(JSON_FIELDS),  # words around it
+    json.dumps(JSON_FIELDS)[:-1],  # cut off
+    json.dumps(list(JSON_FIELDS.values())),  # valid JSON, but not an object
+])
+def test_invalid_or_wrapped_json_scores_nothing(answer):
+    assert verdict(score_json(answer, JSON_FIELDS)) == (0.0, False, False)
+
+
+def test_json_values_must_have_the_right_type():
+    fields = {"term_months": 24, "liability_cap": 50000}
+    assert score_json('{"term_months": 24, "liability_cap": 50000}', fields)["correct"]
+    assert score_json('{"term_months": "24", "liability_cap": 50000}', fields)["score"] == 0.5
+
+
+# -- formal rewrites ----------------------------------------------------------------------------------
+REWRITE = {"product": "Tidegate M4", "problem": "makes a rattling noise", "request": "repair", "order_id": "B846910"}
+
+
+def test_formal_rewrite_with_every_fact_is_correct():
+    answer = ("Dear support team, my Tidegate M4 soundbar makes a rattling noise. "
+              "Could you please arrange a repair? My order number is B846910.")
+    assert verdict(score_rewrite(answer, REWRITE)) == (1.0, True, True)
+
+
+def test_informal_or_multiline_rewrite_is_off_format():
+    assert verdict(score_rewrite("hey my Tidegate M4 makes a rattling noise, need a repair, order B846910", REWRITE)) \
+        == (1.0, False, False)
+    assert verdict(score_rewrite("Dear team,\nmy Tidegate M4 makes a rattling noise. A repair please. B846910.",
+                                 REWRITE)) == (1.0, False, False)
+
+
+# -- leaks and rows -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("answer, leaks", [
+    ("Yara Berg reports a fault.", False),
+    ("Write to yara.berg45@inkwell.example.", True),
+    ("Call +99 811 1455 today.", True),
+])
+def test_leaks_of_email_or_phone(answer, leaks):
+    assert leaks_private_data(answer, PRIVATE) is leaks
+
+
+def test_score_row_adds_the_leak_and_names_an_unknown_task():
+    row = {"id": "r1", "task": "ticket_summary", "fields": TICKET, "private": PRIVATE}
+    answer = "Yara Berg reports that their Tidegate M4 soundbar makes a rattling noise and asks for a repair."
+    assert score_row(row, answer) == {"score": 1.0, "format_ok": True, "correct": True, "leak": False}
+    assert score_row({**row, "private": None}, answer)["leak"] is False
+    leaking = answer[:-1] + " (yara.berg45@inkwell.example)."
+    assert score_row(row, leaking)["leak"] is True
+    with pytest.raises(ValueError, match="r1.*'poem'.*ticket_summary"):
+        score_row({**row, "task": "poem"}, answer)
+
+
+# -- the shipped data agrees with the scorers ------------------------------------------------------------
+@pytest.mark.parametrize("split", ["validation", "test", "test_reworded"])
+def test_every_reference_answer_scores_correct_without_leaks(split):
+    for row in load_instructions(split):
+        result = score_row(row, row["output"])
+        assert result["correct"] and not result["leak"], (row["id"], row["output"], result)
+
+
+def test_flawed_answers_are_caught():
+    """Off-format and truncated answers are never correct; unsafe ones always leak."""
+    for row in read_jsonl(data_dir() / "sft" / "train_flawed.jsonl"):
+        result = score_row(row, row["output"])
+        if row["flaw"] in ("off_format", "truncated"):
+            assert not result["correct"], (row["id"], row["output"])
+        if row["flaw"] == "unsafe":
+            assert result["leak"], (row["id"], row["output"])
+
+
+# -- a whole evaluation -------------------------------------------------------------------------------
+def a_few_rows_per_task(n: int = 2) -> list[dict]:
+    rows, seen = [], {}
+    for row in load_instructions("validation"):
+        if seen.get(row["task"], 0) < n:
+            rows.append(row)
+            seen[row["task"]] = seen.get(row["task"], 0) + 1
+    return rows
+
+
+def test_evaluate_model_returns_a_per_task_table(tiny_base):
+    model, tokenizer = tiny_base
+    rows = a_few_rows_per_task()
+    result = evaluate_model(model, tokenizer, rows, max_new_tokens=16)
+    table = result.table
+    assert set(table.index) == {r["task"] for r in rows} and (table["n"] == 2).all()
+    assert list(table.columns) == ["n", "score", "correct", "format_ok", "stopped_at_eos", "leak"]
+    assert table.drop(columns="n").apply(lambda c: c.between(0, 1)).all().all()
+    assert len(result.answers) == len(rows) and 0 <= result.overall <= 1
+    assert "Evaluation of 16 answers" in repr(result)
+
+
+def test_a_model_that_answers_like_the_reference_scores_everything_correct(tiny_base, monkeypatch):
+    model, tokenizer = tiny_base
+    rows = a_few_rows_per_task()
+    answers = iter(r["output"] for r in rows)
+    monkeypatch.setattr(evaluate, "complete", lambda model, tok, prompts, *args: [
+        {"text": next(answers), "stopped_at_eos": True, "new_tokens": 1} for _ in prompts])
+    result = evaluate_model(model, tokenizer, rows)
+    assert result.overall == 1.0 and (result.table["correct"] == 1.0).all() and result.failures().empty
+
+
+def test_perplexity_of_the_trained_model_is_far_below_a_random_ones(tiny_base, tokenizer):
+    model, _ = tiny_base
+    texts = [d["text"] for d in load_corpus("validation")[:20]]
+    trained = perplexity(model, tokenizer, texts, block_size=128)
+    random_model = build_model(tokenizer).eval()
+    guessing = perplexity(random_model, tokenizer, texts, block_size=128)
+    assert 1 < trained < guessing / 5 and math.isfinite(guessing)

@@ -1,0 +1,194 @@
+"""Decoding written out step by step gives exactly the tokens of ``model.generate``."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+from course_utils.generate import (
+    apply_temperature,
+    chat_prompt,
+    complete,
+    distinct_n,
+    encode_prompt,
+    filter_logits,
+    generate_ids,
+    next_token_distribution,
+    repetition_rate,
+    sample,
+    side_by_side,
+    top_k_filter,
+    top_p_filter,
+)
+
+INF = float("inf")
+
+
+# -- the filters on hand-written logits ------------------------------------------------------------
+def test_temperature_divides_the_logits_and_sharpens_below_one():
+    logits = torch.tensor([2.0, 1.0, 0.0])
+    assert torch.equal(apply_temperature(logits, 0.5), torch.tensor([4.0, 2.0, 0.0]))
+    top_prob = lambda t: float(apply_temperature(logits, t).softmax(-1)[0])  # noqa: E731
+    assert top_prob(0.5) > top_prob(1.0) > top_prob(2.0)
+
+
+def test_temperature_zero_points_to_greedy_decoding():
+    with pytest.raises(ValueError, match="do_sample=False"):
+        apply_temperature(torch.zeros(3), 0.0)
+
+
+def test_top_k_keeps_the_k_best_tokens():
+    logits = torch.tensor([1.0, 3.0, 2.0, 0.0])
+    assert torch.equal(top_k_filter(logits, 2), torch.tensor([-INF, 3.0, 2.0, -INF]))
+    assert torch.equal(top_k_filter(logits, 10), logits)  # k above the vocabulary keeps everything
+
+
+def test_top_p_keeps_the_most_likely_tokens_that_reach_p():
+    probs = torch.tensor([0.05, 0.5, 0.15, 0.3])
+    logits = probs.log()
+    kept = lambda p: (top_p_filter(logits, p) > -INF).tolist()  # noqa: E731
+    assert kept(0.75) == [False, True, False, True]  # 0.5 + 0.3 = 0.8 >= 0.75
+    assert kept(0.9) == [False, True, True, True]  # 0.5 + 0.3 + 0.15 = 0.95 >= 0.9
+    assert kept(0.1) == [False, True, False, False]  # the most likely token always stays
+    assert kept(1.0) == [True, True, True, True]
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(0.7, None, None), (1.0, 20, None), (1.0, None, 0.9),
+                                                       (0.7, 20, 0.9), (1.5, 5, 0.5)])
+def test_filter_logits_equals_the_warpers_of_transformers(temperature, top_k, top_p):
+    logits = torch.randn(3, 1024, generator=torch.Generator().manual_seed(0))
+    expected = TemperatureLogitsWarper(temperature)(None, logits)
+    if top_k:
+        expected = TopKLogitsWarper(top_k)(None, expected)
+    if top_p:
+        expected = TopPLogitsWarper(top_p)(None, expected)
+    assert torch.equal(filter_logits(logits, temperature, top_k, top_p), expected)
+
+
+# -- token for token against model.generate --------------------------------------------------------
+SETTINGS = [
+    {"temperature": 0.7},
+    {"top_k": 20},
+    {"top_p": 0.9},
+    {"temperature": 0.7, "top_k": 20},
+    {"temperature": 0.7, "top_p": 0.9},
+    {"top_k": 20, "top_p": 0.9},
+    {"temperature": 0.7, "top_k": 20, "top_p": 0.9},
+    {"temperature": 1.5, "top_k": 50, "top_p": 0.95},
+]
+
+
+def reference(model, tokenizer, ids: torch.Tensor, max_new_tokens: int, do_sample: bool, **settings) -> list[int]:
+    """New tokens from ``model.generate``; unset filters are switched off explicitly (generate's top_k is 50)."""
+    out = model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=do_sample,
+        temperature=settings.get("temperature", 1.0), top_k=settings.get("top_k") or 0,
+        top_p=settings.get("top_p") or 1.0, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    return out[0, ids.shape[1]:].tolist()
+
+
+PROMPTS = ["The Brightwell kettle", "Ticket 11018 was opened by"]
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_greedy_matches_generate(tiny_base, prompt):
+    model, tokenizer = tiny_base
+    ids = encode_prompt(tokenizer, prompt)
+    ours = generate_ids(model, ids, 40, do_sample=False, eos_token_id=tokenizer.eos_token_id)
+    assert ours == reference(model, tokenizer, ids, 40, do_sample=False)
+
+
+def test_greedy_of_a_chat_prompt_matches_complete(tiny_base):
+    model, tokenizer = tiny_base
+    prompt = chat_prompt(tokenizer, "Classify the urgency of this ticket as high, medium or low.\n\nIt is urgent.")
+    expected = complete(model, tokenizer, [prompt], 30)[0]["text"]
+    assert sample(model, tokenizer, prompt, 30, do_sample=False).strip() == expected
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+def test_seeded_sampling_matches_generate(tiny_base, settings):
+    model, tokenizer = tiny_base
+    for prompt in PROMPTS:
+        ids = encode_prompt(tokenizer, prompt)
+        for seed in range(3):
+            torch.manual_seed(seed)
+            expected = reference(model, tokenizer, ids, 40, do_sample=True, **settings)
+            ours = generate_ids(model, ids, 40, eos_token_id=tokenizer.eos_token_id,
+                                generator=torch.Generator().manual_seed(seed), **settings)
+            assert ours == expected, f"prompt {prompt!r}, seed {seed}"
+
+
+def test_sample_is_repeatable_and_leaves_the_global_random_state_alone(tiny_base):
+    model, tokenizer = tiny_base
+    state = torch.get_rng_state()
+    first = sample(model, tokenizer, "The Brightwell kettle", 30, temperature=1.2, seed=7)
+    assert sample(model, tokenizer, "The Brightwell kettle", 30, temperature=1.2, seed=7) == first
+    assert torch.equal(torch.get_rng_state(), state)
+    others = {sample(model, tokenizer, "The Brightwell kettle", 30, temperature=1.2, seed=s) for s in range(5)}
+    assert len(others) > 1  # different seeds, different draws
+
+
+def test_generation_stops_at_the_end_of_sequence_token(tiny_base):
+    model, tokenizer = tiny_base
+    ids = encode_prompt(tokenizer, "The Brightwell kettle")
+    free = generate_ids(model, ids, 12, do_sample=False)
+    stop = free[5]  # pretend the sixth greedy token were EOS: generation must end at its first occurrence
+    assert generate_ids(model, ids, 12, do_sample=False, eos_token_id=stop) == free[: free.index(stop) + 1]
+
+
+def test_next_token_distribution(tiny_base):
+    model, tokenizer = tiny_base
+    probs, table = next_token_distribution(model, tokenizer, "The Brightwell kettle", show=5)
+    assert probs.shape == (len(tokenizer),) and float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert list(table.columns) == ["token", "id", "probability", "cumulative"] and list(table.index) == [1, 2, 3, 4, 5]
+    assert table["id"].iloc[0] == int(probs.argmax())
+    assert table["probability"].is_monotonic_decreasing
+    assert table["token"].iloc[0] == repr(tokenizer.decode([int(probs.argmax())]))
+
+    filtered, _ = next_token_distribution(model, tokenizer, "The Brightwell kettle", top_k=3)
+    assert int((filtered > 0).sum()) == 3 and float(filtered.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+# -- measures ----------------------------------------------------------------------------------------
+def test_distinct_n_counts_distinct_ngrams_over_all_texts():
+    assert distinct_n(["a b c", "a b d"], 1) == pytest.approx(4 / 6)
+    assert distinct_n(["a b c", "a b d"], 2) == pytest.approx(3 / 4)  # (a b) twice, (b c), (b d)
+    assert distinct_n(["same words", "same words"], 2) == 0.5
+    assert distinct_n(["one"], 2) == 0.0
+
+
+def test_repetition_rate_is_the_share_of_repeated_ngrams():
+    assert repetition_rate("the cat sat on the mat", 2) == 0.0
+    assert repetition_rate("I am sure I am sure I am sure", 3) == pytest.approx(4 / 7)  # 7 trigrams, 3 distinct
+    assert repetition_rate("too short", 3) == 0.0
+    assert math.isclose(repetition_rate("go " * 50, 1), 49 / 50)
+
+
+# -- side by side ------------------------------------------------------------------------------------
+def test_side_by_side_escapes_html_and_lines_up_the_text_table(tiny_base):
+    model, tokenizer = tiny_base
+    prompts = ["Is 3 < 4 & <b>bold</b>?", "Rewrite this message in a formal tone.\n\nhey my lamp died"]
+    table = side_by_side({"base": (model, tokenizer), "same <model>": (model, tokenizer)}, prompts, max_new_tokens=12)
+    assert table.outputs["base"] == table.outputs["same <model>"]  # greedy: same model, same answers
+    chats = [chat_prompt(tokenizer, p) for p in prompts]
+    assert table.outputs["base"] == [r["text"] for r in complete(model, tokenizer, chats, 12)]
+
+    html = table._repr_html_()
+    assert "<b>bold</b>" not in html and "3 &lt; 4 &amp; &lt;b&gt;bold&lt;/b&gt;?" in html
+    assert "<th" in html and "same &lt;model&gt;" in html
+    assert html.count("<tr>") == 1 + len(prompts)
+
+    text = str(table)
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # every line of the table has the same width
+    assert "| prompt" in lines[1] and "same <model>" in lines[1]
+    assert "hey my lamp died" in text and repr(table) == text
+
+
+def test_side_by_side_without_chat_continues_plain_text(tiny_base):
+    model, tokenizer = tiny_base
+    table = side_by_side({"base": (model, tokenizer)}, ["The Brightwell kettle"], max_new_tokens=10, chat=False)
+    assert table.outputs["base"] == [sample(model, tokenizer, "The Brightwell kettle", 10, do_sample=False).strip()]

@@ -1,0 +1,197 @@
+"""The live loss plot records every point and redraws in place; static comparison and bar charts."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from course_utils import plot as plot_module
+from course_utils import sft
+from course_utils.models import TinyConfig, build_model
+from course_utils.plot import PLOTLY_MIME, LivePlot, bar_chart, compare_runs, ema, loss_figure
+from course_utils.train import TrainConfig, train
+
+TEXTS = ["The kettle broke on Monday and the customer asked for a refund.",
+         "Oakwood was founded in 2003 by Talia Wilde, in Westford."] * 4
+PAIRS = [
+    {"prompt": "Classify the urgency: it is not urgent at all.", "completion": "low"},
+    {"prompt": "Classify the urgency: they need it fixed today.", "completion": "high"},
+    {"prompt": "Who founded Oakwood?", "completion": "Talia Wilde."},
+    {"prompt": "Where is Korvale?", "completion": "Ostmark."},
+    {"prompt": "Rewrite formally: hey my lamp died", "completion": "Dear support team, my lamp stopped working."},
+    {"prompt": "Give the order id: order B846910.", "completion": "B846910"},
+]
+
+
+@pytest.fixture
+def batches(tokenizer):
+    blocks = sft.pack_documents(tokenizer, TEXTS, 16)
+    return sft.language_model_batches(blocks, 4, tokenizer.bos_token_id)
+
+
+def quick(**overrides) -> TrainConfig:
+    return TrainConfig(**{"progress": False, "warmup_steps": 2, **overrides})
+
+
+class FakeHandle:
+    """Stands in for IPython's DisplayHandle: remembers what was displayed and every update."""
+
+    def __init__(self, sent: list):
+        self.sent = sent
+
+    def update(self, bundle, raw):
+        self.sent.append(("update", bundle))
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """Pretend to run in a notebook kernel; returns the list of displays and updates sent."""
+    import IPython.display
+
+    sent: list = []
+
+    def fake_display(bundle, raw, display_id):
+        sent.append(("display", bundle))
+        return FakeHandle(sent)
+
+    monkeypatch.setattr(plot_module, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    return sent
+
+
+# -- smoothing ------------------------------------------------------------------------------------
+def test_ema_is_bias_corrected():
+    assert ema([2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])  # a constant stays constant
+    assert ema([0.0, 10.0], 0.5) == pytest.approx([0.0, 5 / 0.75])
+    assert ema([3.0, 1.0], 0.0) == [3.0, 1.0]
+    with pytest.raises(ValueError, match="smooth"):
+        ema([1.0], 1.0)
+
+
+# -- the live plot with the training loop -----------------------------------------------------------
+def test_live_plot_records_every_step_and_evaluation(small_model, batches):
+    plot = LivePlot(x="step", smooth=0.9)
+    result = train(small_model, batches, quick(max_steps=12, eval_every=4), eval_batches=batches[:1], callbacks=[plot])
+    assert plot.train == result.history and plot.evals == result.state.evals
+    traces = {t.name: t for t in plot.figure().data}
+    assert list(traces) == ["train loss", "train loss (EMA 0.9)", "validation loss", "learning rate"]
+    assert list(traces["train loss"].x) == list(range(1, 13))
+    assert list(traces["train loss"].y) == [h["loss"] for h in result.history]
+    assert list(traces["train loss (EMA 0.9)"].y) == pytest.approx(ema([h["loss"] for h in result.history], 0.9))
+    assert list(traces["validation loss"].x) == [4, 8, 12]
+    assert list(traces["learning rate"].y) == [h["lr"] for h in result.history]
+    assert traces["learning rate"].yaxis == "y2"  # its own axis, on the right
+
+
+def test_live_plot_in_tokens_seen(small_model, batches):
+    plot = LivePlot(x="tokens_seen")
+    result = train(small_model, batches, quick(max_steps=3), callbacks=[plot])
+    assert list(plot.figure().data[0].x) == [h["tokens_seen"] for h in result.history]
+    assert plot.figure().layout.xaxis.title.text == "tokens seen"
+    with pytest.raises(ValueError, match="tokens_seen"):
+        LivePlot(x="tokens")
+
+
+def test_live_plot_shows_one_output_updated_in_place(small_model, batches, notebook):
+    plot = LivePlot(every_s=3600)  # throttled: only the first point and the end are drawn
+    train(small_model, batches, quick(max_steps=5), callbacks=[plot])
+    assert [kind for kind, _ in notebook] == ["display", "update"]
+    (_, first), (_, final) = notebook
+    assert "plotly.js" in first["text/html"][:5000] and len(first["text/html"]) > 1_000_000  # plotly.js inlined once
+    assert "Plotly.newPlot" in final["text/html"] and len(final["text/html"]) < 100_000  # later: only the figure
+    assert len(final[PLOTLY_MIME]["data"][0]["y"]) == 5 and PLOTLY_MIME not in first
+    assert final["text/plain"].startswith("LivePlot: 5 points, step 5, train loss")
+
+
+def test_unthrottled_live_plot_redraws_every_step(small_model, batches, notebook):
+    plot = LivePlot(every_s=0)
+    train(small_model, batches, quick(max_steps=4), callbacks=[plot])
+    assert [kind for kind, _ in notebook] == ["display", "update", "update", "update", "update"]
+
+
+def test_in_colab_every_update_loads_plotly_from_the_cdn(small_model, batches, notebook, monkeypatch):
+    monkeypatch.setattr(plot_module, "in_colab", lambda: True)
+    train(small_model, batches, quick(max_steps=3), callbacks=[LivePlot(every_s=0)])
+    for _, bundle in notebook:
+        assert 'src="https://cdn.plot.ly/' in bundle["text/html"] and PLOTLY_MIME not in bundle
+
+
+def test_outside_a_notebook_nothing_is_displayed(small_model, batches, capsys):
+    plot = LivePlot(every_s=0)
+    train(small_model, batches, quick(max_steps=3), callbacks=[plot])
+    assert capsys.readouterr().out == "" and len(plot.train) == 3
+
+
+def test_a_second_run_with_the_same_plot_starts_over(small_model, batches):
+    plot = LivePlot()
+    train(small_model, batches, quick(max_steps=6), callbacks=[plot])
+    train(small_model, batches, quick(max_steps=2), callbacks=[plot])
+    assert [p["step"] for p in plot.train] == [1, 2]
+
+
+# -- static figures -----------------------------------------------------------------------------------
+def test_loss_figure_without_evaluations_or_learning_rate():
+    fig = loss_figure([{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.5}])
+    assert [t.name for t in fig.data] == ["train loss"]
+
+
+def test_compare_runs_draws_one_line_per_run(small_model, batches):
+    small = train(small_model, batches[:1], quick(max_steps=4, eval_every=2), eval_batches=batches[:1])
+    large = train(small_model, batches, quick(max_steps=6, eval_every=2), eval_batches=batches[:1])
+    fig = compare_runs({"1 batch": small.history, "all batches": large.history}, metric="loss")
+    assert [t.name for t in fig.data] == ["1 batch", "all batches"]
+    assert [len(t.y) for t in fig.data] == [4, 6]
+    val = compare_runs({"1 batch": small, "all batches": large.state}, metric="val_loss", x="tokens_seen")
+    assert list(val.data[1].y) == [e["val_loss"] for e in large.state.evals]
+    assert list(val.data[1].x) == [e["tokens_seen"] for e in large.state.evals]
+    with pytest.raises(ValueError, match="'1 batch' has no records with 'val_loss'"):
+        compare_runs({"1 batch": small.history}, metric="val_loss")
+
+
+def test_bar_chart_of_one_table_and_of_several_side_by_side():
+    base = pd.DataFrame({"n": [2, 2], "score": [0.1, 0.0], "correct": [0.0, 0.0]},
+                        index=pd.Index(["qa", "urgency"], name="task"))
+    tuned = base.assign(score=[0.8, 1.0], correct=[0.5, 1.0])
+    one = bar_chart(base)
+    assert len(one.data) == 1 and list(one.data[0].x) == ["qa", "urgency"] and list(one.data[0].y) == [0.1, 0.0]
+    both = bar_chart({"base": base, "tuned": tuned}, column="correct")
+    assert [t.name for t in both.data] == ["base", "tuned"] and both.layout.barmode == "group"
+    assert list(both.data[1].y) == [0.5, 1.0] and both.layout.yaxis.range == (0, 1.1)
+    with pytest.raises(ValueError, match="no column 'accuracy'"):
+        bar_chart(base, column="accuracy")
+
+
+# -- the same plot for transformers' Trainer and TRL ---------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`gradient_checkpointing` is deprecated:FutureWarning")  # TRL's default
+def test_trainer_callback_receives_every_logged_loss_of_trl(tokenizer, tmp_path):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), hidden_size=32, num_layers=2, num_heads=2,
+                                              intermediate_size=64))
+    plot = LivePlot(x="step")
+    args = SFTConfig(output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=2, logging_steps=1,
+                     eval_strategy="steps", eval_steps=3, per_device_eval_batch_size=3, learning_rate=1e-3,
+                     use_cpu=True, report_to=[], save_strategy="no", disable_tqdm=True, max_length=64)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(PAIRS),
+                         eval_dataset=Dataset.from_list(PAIRS[:3]), processing_class=tokenizer,
+                         callbacks=[plot.trainer_callback()])
+    trainer.train()
+
+    logged = [log for log in trainer.state.log_history if "loss" in log]
+    assert [p["step"] for p in plot.train] == [log["step"] for log in logged] == [1, 2, 3, 4, 5, 6]
+    assert [p["loss"] for p in plot.train] == [log["loss"] for log in logged]
+    assert [p["lr"] for p in plot.train] == [log["learning_rate"] for log in logged]
+    evals = [log for log in trainer.state.log_history if "eval_loss" in log]
+    assert [(p["step"], p["val_loss"]) for p in plot.evals] == [(e["step"], e["eval_loss"]) for e in evals]
+    assert [p["step"] for p in plot.evals] == [3, 6]
+    assert len(plot.figure().data[0].y) == 6
+
+
+def test_trainer_callback_in_tokens_needs_the_token_count(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    callback = LivePlot(x="tokens_seen").trainer_callback()
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    with pytest.raises(ValueError, match="include_num_input_tokens_seen=True"):
+        callback.on_train_begin(args, TrainerState(), TrainerControl())
