@@ -60,6 +60,33 @@ def ticket_text(t: Ticket, rng: random.Random) -> str:
     return " ".join(body)
 
 
+def agent_reply(t: Ticket, rng: random.Random) -> str:
+    """The support desk's answer to a ticket, which restates its facts as real replies do."""
+    first = t.customer.name.split()[0]
+    agent = rng.choice(["Mira", "Jonah", "Selma", "Ravi", "Ines"])
+    return " ".join([
+        f"Reply from {agent} at {t.product.company}:",
+        _pick(rng, f"Dear {t.customer.name},", f"Hello {first},", f"Dear {first},"),
+        _pick(
+            rng,
+            f"thank you for writing about your {t.product.name} {t.product.kind}.",
+            f"we are sorry that your {t.product.name} {t.product.kind} {t.problem_short}.",
+        ),
+        _pick(
+            rng,
+            f"We have arranged a {t.request} for order {t.order_id}.",
+            f"A {t.request} for order {t.order_id} is on its way.",
+            f"We will contact you about the {t.request} within two days.",
+        ),
+    ])
+
+
+def ticket_thread(t: Ticket, rng: random.Random) -> str:
+    """A ticket as the help desk stores it: the customer's message and, usually, the reply."""
+    text = ticket_text(t, rng)
+    return f"{text}\n\n{agent_reply(t, rng)}" if rng.random() < 0.7 else text
+
+
 def informal_note(t: Ticket, rng: random.Random) -> str:
     """A hurried chat message about the same problem, for the formal-rewrite task."""
     greeting = _pick(rng, "hey", "hi there", "hello", "yo")
@@ -173,7 +200,8 @@ def dialogue_text(t: Ticket, rng: random.Random) -> str:
         f"{first}: Hello, my {t.product.name} {t.product.kind} {t.problem}.",
         f"{agent}: I am sorry to hear that. Do you have the order number?",
         f"{first}: Yes, it is {t.order_id}.",
-        f"{agent}: Thank you. Would a {t.request} work for you?",
+        f"{agent}: Thank you, {t.customer.name}. So the {t.product.name} {t.product.kind} {t.problem_short}.",
+        f"{agent}: Would a {t.request} work for you?",
         f"{first}: {_pick(rng, 'Yes, that would be great.', 'That would help, thank you.', 'I suppose so.')}",
     ])
 
@@ -182,7 +210,7 @@ def dialogue_text(t: Ticket, rng: random.Random) -> str:
 def _document(world: World, rng: random.Random) -> tuple[str, str]:
     """One document of a kind drawn with the corpus's mix of kinds."""
     kinds: dict[str, Callable[[], str]] = {
-        "ticket": lambda: ticket_text(world.ticket(), rng),
+        "ticket": lambda: ticket_thread(world.ticket(), rng),
         "contract": lambda: contract_text(world.contract(), rng),
         "company": lambda: _company_doc(world, rng),
         "place": lambda: place_article(world.place(), rng),

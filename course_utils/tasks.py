@@ -218,6 +218,7 @@ class SplitPlan:
     """How many examples of which tasks each split holds."""
 
     train: int = 1000
+    train_ticket: int = 3000  # the workbook's main task: enough pairs for a few minutes of SFT
     train_contract: int = 2000  # enough contract pairs for the dataset-size sweep
     validation: int = 100
     test: int = 100
@@ -259,7 +260,8 @@ def _split_size(plan: SplitPlan, split: str, task: TaskType) -> int:
     if task.held_out and split in ("train", "test_reworded"):
         return 0
     if split == "train":
-        return plan.train_contract if task.name == "contract_summary" else plan.train
+        special = {"ticket_summary": plan.train_ticket, "contract_summary": plan.train_contract}
+        return special.get(task.name, plan.train)
     return getattr(plan, split)
 
 

@@ -8,7 +8,7 @@ import pytest
 from course_utils import corpus, tasks
 from course_utils.world import World
 
-SMALL = tasks.SplitPlan(train=60, train_contract=80, validation=15, test=15, test_reworded=8)
+SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, validation=15, test=15, test_reworded=8)
 
 
 @pytest.fixture(scope="module")
