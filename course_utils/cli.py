@@ -1,10 +1,12 @@
-"""The ``course-utils`` command line: rebuild the shipped assets, train from a recipe, report on a model."""
+"""The ``course-utils`` command line: rebuild the shipped assets, train from a recipe, report on a model,
+and the instructor's tools (student build, answer keys, gradebook, run check; see ``course_utils.instructor``)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from course_utils import assets
+from course_utils.instructor import commands as instructor_commands
 
 
 def report(model_name: str, per_task: int) -> None:
@@ -28,7 +30,7 @@ def report(model_name: str, per_task: int) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course-utils", description="Tools of the LLM foundations workbook.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build-assets", help="rebuild data/ from seeds (same as python -m course_utils.assets)",
@@ -38,8 +40,15 @@ def main(argv: list[str] | None = None) -> None:
     rep = commands.add_parser("report", help="perplexity and instruction scores of a model")
     rep.add_argument("--model", default="tiny-base", help="shipped name, local folder or hub id")
     rep.add_argument("--per-task", type=int, default=25, help="test prompts per task type (8 types)")
+    instructor_commands.add_parsers(commands)
     args, rest = parser.parse_known_args(argv)
+    if args.command in instructor_commands.COMMANDS:
+        if rest:
+            parser.error(f"unrecognised arguments: {' '.join(rest)}")
+        return instructor_commands.run(args)
     if args.command == "build-assets":
+        from course_utils import assets
+
         assets.main(rest)
     elif args.command == "train":
         from course_utils.recipe import Recipe, run as run_recipe
@@ -49,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")
         report(args.model, args.per_task)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

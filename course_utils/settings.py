@@ -8,7 +8,8 @@ An instructor picks a size for the machines the class has:
 
 The size comes from the environment variable ``COURSE_UTILS_SIZE``, else from a file
 ``course_utils.yaml`` (``size: t4``) in the working directory or the home folder, else
-``cpu``. A parameters cell then reads::
+``cpu``. The file is looked for in the working folder, then in each folder above it, then in
+the home folder. A parameters cell then reads::
 
     STEPS = settings.pick(cpu=300, t4=2000, gpu=5000)
 """
@@ -27,7 +28,10 @@ T = TypeVar("T")
 
 
 def _from_file() -> tuple[str, Path] | None:
-    for folder in (Path.cwd(), Path.home()):
+    # The working folder and its parents (a kernel runs in the notebook's folder, the file may
+    # sit at the course's root), then the home folder.
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents, Path.home()):
         path = folder / FILE_NAME
         if path.is_file():
             settings = yaml.safe_load(path.read_text()) or {}

@@ -31,3 +31,13 @@ def test_bad_values_name_their_source(monkeypatch, tmp_path):
     (tmp_path / settings.FILE_NAME).write_text("sise: t4\n")
     with pytest.raises(ValueError, match="course_utils.yaml: expected a line 'size: cpu'"):
         settings.size()
+
+
+def test_file_in_a_parent_folder(monkeypatch, tmp_path):
+    """A kernel runs in the notebook's folder; the class's file may sit at the course's root."""
+    monkeypatch.delenv(settings.ENV_VAR, raising=False)
+    (tmp_path / settings.FILE_NAME).write_text("size: gpu\n")
+    notebook_folder = tmp_path / "notebooks" / "ch04"
+    notebook_folder.mkdir(parents=True)
+    monkeypatch.chdir(notebook_folder)
+    assert settings.size() == "gpu"

@@ -1,0 +1,61 @@
+"""Instructor tools: the student build, answer keys, a gradebook and a run check of the notebooks.
+
+Each tool is one module with one job, and ``course-utils`` exposes it as a subcommand:
+
+=====================  ===============  =====================================================
+command                module           what it gives the instructor
+=====================  ===============  =====================================================
+``student-build``      ``student``      notebooks without solutions or instructor cells
+                       ``leaks``        proof that no solution text or quiz key is left
+``answer-key``         ``answer_key``   every quiz question with its answer, per chapter
+``gradebook``          ``gradebook``    the learners' progress files as one CSV
+``check``              ``runcheck``     every notebook executed headless, pass/fail and time
+=====================  ===============  =====================================================
+
+The notebook tools need ``nbformat`` and ``nbclient`` (installed with ``pip install -e ".[test]"``).
+This module holds what they share: where the notebooks are and how to list them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import course_utils
+
+NOTEBOOK_SUFFIX = ".ipynb"
+
+
+def repo_root() -> Path:
+    """The repository this package was installed from (editable), which holds ``notebooks/``."""
+    return Path(course_utils.__file__).resolve().parents[1]
+
+
+def notebooks_dir() -> Path:
+    """The workbook's ``notebooks/`` folder: the default input of every notebook tool."""
+    return repo_root() / "notebooks"
+
+
+def find_notebooks(paths: list[Path] | None = None) -> list[Path]:
+    """The notebooks named by ``paths`` (files, or folders searched recursively), sorted.
+
+    With no paths, every notebook of ``notebooks/``. Jupyter's ``.ipynb_checkpoints`` copies are
+    skipped: they are autosaves, not course material.
+    """
+    found: list[Path] = []
+    for path in paths or [notebooks_dir()]:
+        path = Path(path)
+        if path.is_dir():
+            found += [p for p in path.rglob(f"*{NOTEBOOK_SUFFIX}") if ".ipynb_checkpoints" not in p.parts]
+        elif path.suffix == NOTEBOOK_SUFFIX and path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: not a notebook (.ipynb) or a folder of notebooks")
+    return sorted(dict.fromkeys(p.resolve() for p in found))
+
+
+def display_name(notebook: Path) -> str:
+    """A notebook's name as the instructor knows it: relative to ``notebooks/`` when inside it."""
+    notebook = notebook.resolve()
+    try:
+        return notebook.relative_to(notebooks_dir().resolve()).as_posix()
+    except ValueError:
+        return notebook.name

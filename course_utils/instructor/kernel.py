@@ -1,0 +1,106 @@
+"""Running a notebook's cells headless in a fresh kernel, as a learner's machine would.
+
+Both the run check and the student build's check use it. Each notebook gets its own kernel
+(nothing left over from another notebook can make it pass), started in the notebook's folder,
+with the class's run size in ``$COURSE_UTILS_SIZE`` and quiz progress written to a throw-away
+file, so a check never touches the instructor's own ``~/.course_utils/progress.json``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from course_utils import settings
+
+if TYPE_CHECKING:
+    from nbclient import NotebookClient
+    from nbformat import NotebookNode
+
+DEFAULT_TIMEOUT_S = 600  # per cell: a CPU-sized training cell takes a few minutes at most
+
+
+@dataclass(frozen=True)
+class CellError:
+    """Where a run stopped and why, in one line: ``cell 5: ZeroDivisionError: division by zero``."""
+
+    cell: int  # 1-based position among all cells, as an instructor counts them in the notebook
+    ename: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}: {self.message}"
+
+
+def kernel_env(size: str, progress_dir: Path) -> dict[str, str]:
+    """The kernel's environment: ours, plus the run size and a private quiz progress file."""
+    if size not in settings.SIZES:
+        raise ValueError(f"run size must be one of {list(settings.SIZES)}, got {size!r}")
+    env = dict(os.environ)
+    env[settings.ENV_VAR] = size
+    env["COURSE_UTILS_PROGRESS"] = str(progress_dir / "progress.json")
+    return env
+
+
+@contextmanager
+def fresh_kernel(nb: NotebookNode, folder: Path, size: str,
+                 timeout: int = DEFAULT_TIMEOUT_S) -> Iterator[Callable[[int], CellError | None]]:
+    """Start a kernel for ``nb`` and yield ``run(index)``, which executes one cell in it.
+
+    ``run`` returns None when the cell ran (an error in a cell tagged ``raises-exception`` counts
+    as ran, as in nbclient) or a :class:`CellError`. The kernel is shut down on leaving.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}})
+    with tempfile.TemporaryDirectory(prefix="course-utils-check-") as progress_dir:
+        with client.setup_kernel(env=kernel_env(size, Path(progress_dir))):
+            yield lambda index: _run_cell(client, nb, index, timeout)
+
+
+def _run_cell(client: NotebookClient, nb: NotebookNode, index: int, timeout: int) -> CellError | None:
+    """Execute cell ``index`` and turn nbclient's exceptions into a one-line :class:`CellError`."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    try:
+        client.execute_cell(nb.cells[index], index)
+    except CellExecutionError as err:
+        return _error(index, err.ename, err.evalue)
+    except CellTimeoutError:
+        return CellError(index + 1, "Timeout", f"no result after {timeout} s (raise it with --timeout)")
+    except DeadKernelError:
+        return CellError(index + 1, "DeadKernel", "the kernel died (out of memory?)")
+    return None
+
+
+def error_in_outputs(nb: NotebookNode, index: int) -> CellError | None:
+    """The error cell ``index`` shows in its outputs, if any (for cells allowed to raise)."""
+    for output in nb.cells[index].get("outputs", []):
+        if output.get("output_type") == "error":
+            return _error(index, output.get("ename", "Error"), output.get("evalue", ""))
+    return None
+
+
+def _error(index: int, ename: str, evalue: str) -> CellError:
+    """``NameError: name 'x' is not defined`` at cell ``index + 1``."""
+    message = f"{ename}: {first_line(evalue)}" if first_line(evalue) else ename
+    return CellError(index + 1, ename, message)
+
+
+def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
+                 stop_before: int | None = None) -> CellError | None:
+    """Execute ``nb``'s code cells in order (up to ``stop_before``); the first error, or None."""
+    end = len(nb.cells) if stop_before is None else stop_before
+    with fresh_kernel(nb, folder, size, timeout) as run:
+        for index in range(end):
+            if nb.cells[index].cell_type == "code" and (error := run(index)) is not None:
+                return error
+    return None
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of an error message: what fits in a table."""
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")

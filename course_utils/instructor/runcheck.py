@@ -1,0 +1,83 @@
+"""The run check: execute every notebook headless, as a class of a given size would, and report.
+
+Each notebook runs in a fresh kernel (``kernel.py``) with ``$COURSE_UTILS_SIZE`` set to the size
+checked, so its parameters cell picks that size's settings (``settings.pick``). The result is a
+table of notebook, pass/fail and wall time, with the first error line of each failure::
+
+    notebook              result   time   error
+    00_start_here.ipynb   pass     14.2s
+    ch02/03_decoding...   FAIL      3.1s  cell 7: ZeroDivisionError: division by zero
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from course_utils.instructor import display_name, find_notebooks, kernel, notebooks_dir
+
+CHAPTERS = ("ch02", "ch04")
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One notebook's run: whether it passed, how long it took, and the first error if not."""
+
+    notebook: Path
+    seconds: float
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None
+
+
+def chapter_notebooks(chapter: str) -> list[Path]:
+    """The notebooks of one chapter (``notebooks/ch04/*.ipynb``); an error if there are none yet."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"chapter must be one of {list(CHAPTERS)}, got {chapter!r}")
+    folder = notebooks_dir() / chapter
+    notebooks = find_notebooks([folder]) if folder.is_dir() else []
+    if not notebooks:
+        raise FileNotFoundError(f"{folder}: no notebooks of {chapter} yet")
+    return notebooks
+
+
+def run_one(path: Path, size: str, timeout: int = kernel.DEFAULT_TIMEOUT_S) -> NotebookRun:
+    """Execute one notebook in its own folder and kernel; any failure becomes a one-line error."""
+    import nbformat
+
+    started = time.perf_counter()
+    try:
+        nb = nbformat.read(path, as_version=4)
+        error = kernel.run_notebook(nb, path.parent, size, timeout)
+        message = None if error is None else str(error)
+    except Exception as err:  # a notebook that cannot be read or a kernel that cannot start
+        message = f"{type(err).__name__}: {kernel.first_line(str(err))}"
+    return NotebookRun(path, time.perf_counter() - started, message)
+
+
+def run_all(notebooks: list[Path], size: str, timeout: int = kernel.DEFAULT_TIMEOUT_S,
+            progress: Callable[[str], None] | None = None) -> list[NotebookRun]:
+    """Run the notebooks one after the other (two at once would only compete for the cores)."""
+    runs = []
+    for path in notebooks:
+        if progress:
+            progress(f"running {display_name(path)} (size {size}) ...")
+        runs.append(run_one(path, size, timeout))
+    return runs
+
+
+def table(runs: list[NotebookRun], size: str) -> str:
+    """The report: one line per notebook, then a summary line."""
+    names = [display_name(run.notebook) for run in runs]
+    width = max([len("notebook"), *map(len, names)])
+    lines = [f"{'notebook':<{width}}  result  {'time':>7}  error"]
+    for name, run in zip(names, runs):
+        result = "pass" if run.passed else "FAIL"
+        lines.append(f"{name:<{width}}  {result:<6}  {run.seconds:>6.1f}s  {run.error or ''}".rstrip())
+    failed = sum(not run.passed for run in runs)
+    total = sum(run.seconds for run in runs)
+    lines.append(f"{len(runs)} notebooks, {failed} failed, size {size}, {total:.0f} s in all")
+    return "\n".join(lines)

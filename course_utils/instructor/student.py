@@ -1,0 +1,186 @@
+"""The student build: the notebooks as learners get them, and the checks that they are safe to hand out.
+
+For each notebook the build removes instructor cells, replaces solution regions by a stub that
+raises a clear error (see ``markers.py``), removes mark schemes and clears every output, then
+writes the copy under the output folder at the same relative path (``ch02/01_x.ipynb``).
+Before anything is written the learner quiz banks (``data/quizzes``, hashed) must match the
+instructor banks, and after it no student notebook may leak a solution or a quiz key
+(``leaks.py``); a leaking notebook is not written. The learner banks ship inside the package,
+so the student folder holds notebooks only and never an instructor bank.
+
+``check_until_first_exercise`` then runs a student notebook as a learner would: every cell
+before the first exercise must run, and the exercise's stub must raise its error.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from course_utils.instructor import display_name, kernel, leaks, markers
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+DEFAULT_OUT = Path("build/student")
+
+
+class StaleBanksError(RuntimeError):
+    """The learner quiz banks do not match the instructor banks: rebuild them first."""
+
+
+@dataclass
+class Changes:
+    """What the build took out of one notebook, and what nbgrader would complain about."""
+
+    stubs: int = 0  # solution regions and whole solution cells replaced by a stub
+    removed_cells: int = 0  # instructor cells
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StudentNotebook:
+    """One notebook of the build: where it came from, where it went, and what was found."""
+
+    source: Path
+    target: Path
+    changes: Changes
+    problems: list[str]  # leaks or unpaired markers; non-empty: the notebook was not written
+
+
+@dataclass
+class BuildReport:
+    """The whole student build: every notebook, and any instructor bank found in the output folder."""
+
+    out: Path
+    notebooks: list[StudentNotebook]
+    instructor_banks: list[Path]
+
+    @property
+    def ok(self) -> bool:
+        return not self.instructor_banks and not any(nb.problems for nb in self.notebooks)
+
+
+@dataclass
+class ExerciseRun:
+    """The check of one student notebook: cells run before its first exercise, and the outcome."""
+
+    notebook: Path
+    first_exercise: int | None  # 1-based cell number of the first stub, None if no exercise
+    cells_run: int
+    error: str | None  # None: passed
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None
+
+
+# -- one notebook ------------------------------------------------------------------------------
+def student_notebook(nb: NotebookNode, name: str) -> tuple[NotebookNode, Changes]:
+    """A learner's copy of ``nb`` (which is not modified) and what was taken out of it."""
+    changes = Changes()
+    student = copy.deepcopy(nb)
+    student.cells = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if markers.is_instructor_cell(cell):
+            changes.removed_cells += 1
+            continue
+        where = f"{name}, cell {number}"
+        split = markers.split_cell(cell, where)
+        if split.stubs and not markers.is_solution_cell(cell):
+            changes.notes.append(f"{where}: a solution region in a cell without nbgrader's "
+                                 f"'solution' metadata (nbgrader would refuse it)")
+        changes.stubs += split.stubs
+        new = copy.deepcopy(cell)
+        new.source = split.source
+        _clear_outputs(new)
+        student.cells.append(new)
+    student.metadata.pop("widgets", None)  # saved widget state can hold quiz feedback
+    return student, changes
+
+
+def _clear_outputs(cell: NotebookNode) -> None:
+    """Learners start from a clean notebook: no outputs, counts or timings."""
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+    cell.metadata.pop("execution", None)
+
+
+# -- the whole build --------------------------------------------------------------------------------
+def check_learner_banks() -> None:
+    """Raise :class:`StaleBanksError` unless ``data/quizzes`` is the build of ``instructor/quizzes``."""
+    from course_utils.paths import quiz_dir
+    from course_utils.quiz import build as quiz_build
+
+    stale = quiz_build.build(quiz_build.instructor_dir(), quiz_dir(), check=True)
+    if stale:
+        names = ", ".join(str(p) for p in stale)
+        raise StaleBanksError(f"the learner quiz banks are out of date with instructor/quizzes ({names}); "
+                              f"rebuild them with: python -m course_utils.quiz.build")
+
+
+def build(notebooks: list[Path], out: Path = DEFAULT_OUT, keys: list[leaks.QuizKey] | None = None) -> BuildReport:
+    """Write the student copy of every notebook under ``out``; a notebook with a problem is left out.
+
+    ``keys`` defaults to the instructor banks' quiz keys; the learner banks are checked first.
+    """
+    check_learner_banks()
+    keys = leaks.quiz_keys() if keys is None else keys
+    records = [build_one(source, out, keys) for source in notebooks]
+    return BuildReport(out, records, leaks.instructor_banks_in(out) if out.exists() else [])
+
+
+def build_one(source: Path, out: Path, keys: list[leaks.QuizKey]) -> StudentNotebook:
+    """Write one student notebook at its relative path under ``out``, unless it leaks."""
+    import nbformat
+
+    name = display_name(source)
+    target = out / name
+    target.unlink(missing_ok=True)  # never leave an older copy where this one is refused
+    nb = nbformat.read(source, as_version=4)
+    try:
+        student, changes = student_notebook(nb, name)
+    except markers.MarkupError as err:
+        return StudentNotebook(source, target, Changes(), [str(err)])
+    problems = leaks.find_leaks(student, nb, keys, name)
+    if not problems:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.validate(student)
+        nbformat.write(student, target)
+    return StudentNotebook(source, target, changes, problems)
+
+
+# -- running a student notebook ------------------------------------------------------------------
+def first_exercise(nb: NotebookNode) -> int | None:
+    """The index of the first cell holding the exercise stub, or None."""
+    return next((i for i, cell in enumerate(nb.cells) if markers.is_stub_cell(cell)), None)
+
+
+def check_until_first_exercise(path: Path, size: str = "cpu", timeout: int = 300) -> ExerciseRun:
+    """Run a student notebook up to its first exercise, then check that the stub raises its error.
+
+    A notebook without an exercise is run to its end. Errors name the cell (1-based).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    stub = first_exercise(nb)
+    end = len(nb.cells) if stub is None else stub
+    code_cells = [i for i in range(end) if nb.cells[i].cell_type == "code"]
+    with kernel.fresh_kernel(nb, path.parent, size, timeout) as run:
+        for ran, index in enumerate(code_cells):
+            if (error := run(index)) is not None:
+                return ExerciseRun(path, _number(stub), ran, str(error))
+        if stub is not None:
+            error = run(stub) or kernel.error_in_outputs(nb, stub)
+            if error is None or error.ename != markers.STUB_ERROR:
+                got = "it ran without error" if error is None else f"got {error.message}"
+                return ExerciseRun(path, stub + 1, len(code_cells),
+                                   f"cell {stub + 1}: the exercise stub should raise {markers.STUB_ERROR}; {got}")
+    return ExerciseRun(path, _number(stub), len(code_cells), None)
+
+
+def _number(index: int | None) -> int | None:
+    return None if index is None else index + 1

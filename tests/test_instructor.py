@@ -1,0 +1,271 @@
+"""Instructor tools: the student build hides solutions and quiz keys, answer keys, the gradebook, the run check.
+
+The kernels started here run small notebooks written to tmp_path, plus ``00_start_here.ipynb``;
+the student versions of the real chapter notebooks are run only by the test marked ``slow``.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from course_utils import cli
+from course_utils.instructor import answer_key, display_name, find_notebooks, gradebook, kernel, leaks, markers, student
+from course_utils.quiz.bank import read_yaml
+from course_utils.quiz.build import instructor_dir
+from course_utils.quiz.store import ProgressStore
+
+REAL_NOTEBOOKS = find_notebooks()
+START_HERE = next(p for p in REAL_NOTEBOOKS if p.name == "00_start_here.ipynb")
+BANKS = {path.stem: read_yaml(path) for path in sorted(instructor_dir().glob("ch*.yaml"))}
+QUESTIONS = [q for bank in BANKS.values() for q in bank["questions"]]
+SOLUTION_CELL = {"nbgrader": {"solution": True, "grade": False, "locked": False, "grade_id": "ex1",
+                              "schema_version": 3}}
+STUB_ERROR = "NotImplementedError: Exercise: your code here (see the instructions above)"
+
+
+def write_notebook(path: Path, cells: list) -> Path:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def exercise_notebook(path: Path) -> Path:
+    """A small notebook with every convention: an instructor cell, a code exercise, a written one."""
+    return write_notebook(path, [
+        new_markdown_cell("# Doubling\nWrite `double`."),
+        new_code_cell("x = 2\nprint(x)", outputs=[new_output("stream", name="stdout", text="2\n")],
+                      execution_count=1),
+        new_code_cell("SECRET_TEST_VALUE = 41", metadata={"tags": ["instructor"]}),
+        new_code_cell('def double(v):\n    """Twice v."""\n    ### BEGIN SOLUTION\n'
+                      '    return v + v  # adds it to itself\n    ### END SOLUTION\n\nresult = double(x)',
+                      metadata=SOLUTION_CELL),
+        new_code_cell("assert result == 4"),
+        new_markdown_cell("Why does it work?\n=== BEGIN MARK SCHEME ===\nAddition is doubling.\n"
+                          "=== END MARK SCHEME ==="),
+        new_markdown_cell("Because v + v doubles v.",
+                          metadata={"nbgrader": {**SOLUTION_CELL["nbgrader"], "grade_id": "w1"}}),
+    ])
+
+
+def cell_sources(path: Path) -> list[str]:
+    return [cell.source for cell in nbformat.read(path, as_version=4).cells]
+
+
+# -- the student build on a synthetic notebook -------------------------------------------------
+def test_solution_region_becomes_the_stub_code_around_it_kept_instructor_cells_and_outputs_gone(tmp_path):
+    source = exercise_notebook(tmp_path / "ex.ipynb")
+    report = student.build([source], tmp_path / "student")
+    assert report.ok and report.notebooks[0].changes.stubs == 2 and report.notebooks[0].changes.removed_cells == 1
+    assert cell_sources(tmp_path / "student" / "ex.ipynb") == [
+        "# Doubling\nWrite `double`.",
+        "x = 2\nprint(x)",
+        'def double(v):\n    """Twice v."""\n    # YOUR CODE HERE\n'
+        '    raise NotImplementedError("Exercise: your code here (see the instructions above)")\n\nresult = double(x)',
+        "assert result == 4",
+        "Why does it work?",
+        markers.TEXT_STUB,
+    ]
+    built = nbformat.read(tmp_path / "student" / "ex.ipynb", as_version=4)
+    assert all(c.outputs == [] and c.execution_count is None for c in built.cells if c.cell_type == "code")
+    assert built.cells[2].metadata == SOLUTION_CELL  # nbgrader's metadata stays, so nbgrader can grade it
+
+
+def test_the_stub_raises_the_clear_error_when_run(tmp_path):
+    student.build([exercise_notebook(tmp_path / "ex.ipynb")], tmp_path / "student")
+    built = nbformat.read(tmp_path / "student" / "ex.ipynb", as_version=4)
+    error = kernel.run_notebook(built, tmp_path, "cpu", timeout=60)
+    assert error is not None and error.cell == 3 and error.message == STUB_ERROR
+
+
+def test_check_runs_up_to_the_first_exercise_and_names_a_cell_that_needed_an_instructor_cell(tmp_path):
+    student.build([exercise_notebook(tmp_path / "ex.ipynb")], tmp_path / "student")
+    run = student.check_until_first_exercise(tmp_path / "student" / "ex.ipynb", timeout=60)
+    assert run.passed and run.first_exercise == 3 and run.cells_run == 1
+    write_notebook(tmp_path / "needs.ipynb", [
+        new_code_cell("HELPER = 1", metadata={"tags": ["instructor"]}),
+        new_code_cell("y = HELPER + 1"),
+        new_code_cell("### BEGIN SOLUTION\nz = y\n### END SOLUTION", metadata=SOLUTION_CELL),
+    ])
+    student.build([tmp_path / "needs.ipynb"], tmp_path / "student")
+    run = student.check_until_first_exercise(tmp_path / "student" / "needs.ipynb", timeout=60)
+    assert run.error == "cell 1: NameError: name 'HELPER' is not defined"
+
+
+def test_unpaired_markers_are_refused_with_notebook_cell_and_line(tmp_path):
+    write_notebook(tmp_path / "open.ipynb", [new_markdown_cell("intro"),
+                                             new_code_cell("x = 1\n### BEGIN SOLUTION\ny = 2", metadata=SOLUTION_CELL)])
+    report = student.build([tmp_path / "open.ipynb"], tmp_path / "student")
+    assert report.notebooks[0].problems == [
+        "open.ipynb, cell 2, line 2: the solution region opened here is never closed (add its END line)"]
+    assert not report.ok and not (tmp_path / "student" / "open.ipynb").exists()
+
+
+def test_a_notebook_that_leaks_a_quiz_key_is_not_written_and_the_leaks_are_named(tmp_path):
+    targets = next(q for q in QUESTIONS if q["id"] == "ch02.targets")
+    single = next(q for q in QUESTIONS if q["type"] == "single")
+    write_notebook(tmp_path / "leaky.ipynb", [
+        new_markdown_cell(f"As the quiz says: {targets['explanation']}"),
+        new_code_cell(f'quiz.question("{single["id"]}").answer("{single["correct"]}")'),
+        new_code_cell(f'quiz.question("ch02.targets").answer({targets["answer"]})'),
+        new_code_cell('quiz.show("ch02.targets")'),  # naming a question is fine
+    ])
+    report = student.build([tmp_path / "leaky.ipynb"], tmp_path / "student")
+    assert report.notebooks[0].problems == [
+        "leaky.ipynb, cell 1: the explanation of quiz question ch02.targets",
+        f"leaky.ipynb, cell 2: the answer of quiz question {single['id']} ('answer(\"{single['correct']}\")')",
+        f"leaky.ipynb, cell 3: the answer of quiz question ch02.targets ('answer({targets['answer']})')",
+    ]
+    assert not (tmp_path / "student" / "leaky.ipynb").exists()
+
+
+def test_stale_learner_banks_stop_the_build_and_an_instructor_bank_in_the_output_is_reported(tmp_path, monkeypatch):
+    out = tmp_path / "student"
+    out.mkdir()
+    shutil.copy(instructor_dir() / "ch02.yaml", out / "answers.yaml")
+    report = student.build([exercise_notebook(tmp_path / "ex.ipynb")], out)
+    assert report.instructor_banks == [out / "answers.yaml"] and not report.ok
+    stale = tmp_path / "quizzes"
+    stale.mkdir()
+    monkeypatch.setattr("course_utils.paths.quiz_dir", lambda: stale)
+    with pytest.raises(student.StaleBanksError, match="python -m course_utils.quiz.build"):
+        student.build([tmp_path / "ex.ipynb"], out)
+
+
+# -- the student build of the real notebooks -------------------------------------------------------
+@pytest.mark.parametrize("notebook", REAL_NOTEBOOKS, ids=display_name)
+def test_student_notebooks_hold_no_solution_text_and_no_quiz_key(notebook, tmp_path):
+    report = student.build([notebook], tmp_path)
+    assert report.ok, report.notebooks[0].problems
+    built = nbformat.read(report.notebooks[0].target, as_version=4)
+    text = leaks.normalise("\n".join(leaks.cell_text(cell) for cell in built.cells))
+    assert not markers.ANY_MARKER.search(text.upper())
+    assert not any(markers.is_instructor_cell(cell) for cell in built.cells)
+    assert all(not cell.get("outputs") for cell in built.cells)
+    assert not [q["id"] for q in QUESTIONS if leaks.normalise(q["explanation"]) in text]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", REAL_NOTEBOOKS, ids=display_name)
+def test_student_notebooks_run_up_to_their_first_exercise(notebook, tmp_path):
+    report = student.build([notebook], tmp_path)
+    target = report.notebooks[0].target
+    if student.first_exercise(nbformat.read(target, as_version=4)) is None:
+        pytest.skip(f"{display_name(notebook)} has no exercise")
+    run = student.check_until_first_exercise(target, "cpu")
+    assert run.passed, run.error
+
+
+# -- answer keys -----------------------------------------------------------------------------------------
+def question_block(text: str, question_id: str) -> str:
+    """The part of an answer key about one question: from its heading to the next one."""
+    start = text.index(f"#### {question_id} ·")
+    end = text.find("\n#### ", start + 1)
+    return text[start:] if end == -1 else text[start:end]
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_answer_key_lists_every_question_of_every_bank_with_its_right_answer(tmp_path, fmt):
+    written = answer_key.write_answer_keys(out=tmp_path, fmt=fmt)
+    assert [p.name for p in written] == [f"{chapter}-answer-key.{fmt}" for chapter in BANKS]
+    for chapter, bank in BANKS.items():
+        text = (tmp_path / f"{chapter}-answer-key.{fmt}").read_text()
+        assert all(q["id"] in text for q in bank["questions"])
+        if fmt == "html":
+            continue
+        for q in bank["questions"]:
+            block = question_block(text, q["id"])
+            assert q["notebook"] in text and f"### {q['section']}" in text
+            assert f"**Hint:** {q['hint'].strip()}" in block
+            assert f"**Explanation:** {q['explanation'].strip()}" in block
+            if q["type"] == "numeric":
+                assert f"**Answer:** {float(q['answer']):g}" in block
+                continue
+            right = q["correct"] if isinstance(q["correct"], list) else [q["correct"]]
+            for key in q["options"]:
+                assert f"- {'✓' if key in right else '✗'} **({key})**" in block
+            assert f"**Answer:** {', '.join(f'({k})' for k in q['options'] if k in right)}" in block
+
+
+def test_numeric_answers_show_the_accepted_interval():
+    q = {"answer": 3.6, "tolerance": "5%", "unit": "× 10^14 FLOPs"}
+    assert answer_key.numeric_answer(q) == "3.6 × 10^14 FLOPs (accepted 3.42 to 3.78: ±5%)"
+    assert answer_key.numeric_answer({"answer": 127, "tolerance": 0}) == "127 (exactly)"
+
+
+# -- gradebook ------------------------------------------------------------------------------------------
+def test_gradebook_skips_a_corrupt_file_by_name_and_writes_the_rows_of_the_good_ones(tmp_path, capsys):
+    hand_in = tmp_path / "hand-in"
+    ada = ProgressStore(hand_in / "ada" / "progress.json", learner="ada")
+    ada.record("ch04.s1", "ch04", "a", False, "ch04/01_base_vs_instruct.ipynb")
+    ada.record("ch04.s1", "ch04", "b", True, "ch04/01_base_vs_instruct.ipynb")
+    ada.record("ch02.targets", "ch02", 127, True, "ch02/01_next_token_prediction.ipynb")
+    ProgressStore(hand_in / "grace.json", learner="grace").record("ch04.s1", "ch04", "c", False,
+                                                                  "ch04/01_base_vs_instruct.ipynb")
+    (hand_in / "bob.json").write_text('{"version": 1, "learn')
+    out = tmp_path / "grades.csv"
+    assert cli.main(["gradebook", str(hand_in), "--out", str(out)]) == 0
+    assert f"warning: skipped {hand_in / 'bob.json'}: cannot be read as JSON" in capsys.readouterr().err
+    with open(out, newline="") as f:
+        assert list(csv.reader(f)) == [
+            ["learner", "notebook", "question", "attempts", "first_try_correct", "score"],
+            ["ada", "ch02/01_next_token_prediction.ipynb", "ch02.targets", "1", "True", "1"],
+            ["ada", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "2", "False", "0.5"],
+            ["grace", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "1", "False", "0"],
+        ]
+
+
+def test_gradebook_of_an_empty_folder_is_the_header_and_a_message(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["gradebook", str(tmp_path / "empty"), "--out", str(tmp_path / "grades.csv")]) == 0
+    assert "no quiz progress found" in capsys.readouterr().out
+    assert (tmp_path / "grades.csv").read_text().splitlines() == [",".join(gradebook.COLUMNS)]
+
+
+def test_gradebook_reports_records_without_attempts_and_a_missing_folder(tmp_path):
+    (tmp_path / "odd.json").write_text('{"version": 1, "learners": {"ada": {"ch04.s1": {"correct": true}}}}')
+    book = gradebook.collect(tmp_path)
+    assert book.rows == [] and book.skipped == [
+        (tmp_path / "odd.json", "learner 'ada', question 'ch04.s1': a record needs a whole number 'attempts'")]
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        gradebook.collect(tmp_path / "missing")
+
+
+def test_score_is_one_over_attempts_when_solved_else_zero():
+    assert [gradebook.score(1, True), gradebook.score(2, True), gradebook.score(4, True)] == [1.0, 0.5, 0.25]
+    assert gradebook.score(3, False) == 0.0
+
+
+# -- run check -------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_check_on_cpu_passes_start_here_and_prints_its_time(capsys):
+    assert cli.main(["check", "--size", "cpu", str(START_HERE)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["notebook", "result", "time", "error"]
+    name, result, seconds = out[1].split()
+    assert (name, result) == ("00_start_here.ipynb", "pass") and float(seconds.rstrip("s")) > 0
+    assert out[2].startswith("1 notebooks, 0 failed, size cpu")
+
+
+def test_check_shows_a_failure_with_its_error_and_exits_non_zero(tmp_path, capsys):
+    broken = write_notebook(tmp_path / "broken.ipynb", [
+        new_code_cell("from course_utils import settings\nassert settings.size() == 't4'"),  # size reached the kernel
+        new_code_cell("1 / 0"),
+    ])
+    assert cli.main(["check", "--size", "t4", str(broken)]) == 1
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.startswith("broken.ipynb") and " FAIL " in row
+    assert row.endswith("cell 2: ZeroDivisionError: division by zero")
+
+
+def test_existing_subcommands_are_still_there(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    listed = capsys.readouterr().out
+    for command in ("build-assets", "train", "report", "student-build", "answer-key", "gradebook", "check"):
+        assert command in listed
