@@ -1,7 +1,8 @@
 """Rebuild everything the workbook ships under ``data/`` from seeds: ``python -m course_utils.assets``.
 
-Steps: the synthetic world's pre-training corpus and instruction splits, the tokenizer, and
-``tiny-base`` pre-trained on the corpus. The build records what it ran, how long each step
+Steps: the synthetic world's pre-training corpus and instruction splits, the tokenizer,
+``tiny-base`` pre-trained on the corpus, and ``tiny-instruct``: tiny-base fine-tuned on the
+training tasks with the library's own SFT loop. The build records what it ran, how long each step
 took, the base model's held-out perplexity and a SHA-256 checksum of every file it wrote in
 ``data/MANIFEST.json``. Training runs on one CPU thread, so the same seed gives the same
 weights on the same software.
@@ -22,9 +23,11 @@ import torch
 import transformers
 
 from course_utils import corpus, tasks
-from course_utils.models import TinyConfig, build_model, count_parameters
+from course_utils.evaluate import evaluate_model
+from course_utils.models import TinyConfig, build_model, count_parameters, load_model
+from course_utils.presets import INSTRUCT_SFT
 from course_utils.paths import data_dir
-from course_utils.sft import language_model_batches, pack_documents
+from course_utils.sft import language_model_batches, pack_documents, padded_batches, prepare
 from course_utils.shipped import read_jsonl, write_jsonl
 from course_utils.threads import configure_threads
 from course_utils.tokenizer import train_tokenizer
@@ -34,9 +37,10 @@ from course_utils.world import World
 MANIFEST = "MANIFEST.json"
 CORPUS_SIZES = {"train": 20_000, "validation": 500}
 BLOCK_SIZE = 512
-PRETRAIN = TrainConfig(max_steps=900, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
+PRETRAIN = TrainConfig(max_steps=1200, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
 PRETRAIN_BATCH = 8
 FLAWED_PER_TASK = 300
+INSTRUCT_STEPS = 600
 
 
 def sha256(path: Path) -> str:
@@ -100,20 +104,52 @@ def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     }
 
 
+def build_tiny_instruct(out: Path, seed: int, steps: int) -> dict:
+    """Fine-tune the freshly built tiny-base on every training task; save it beside tiny-base."""
+    model, tokenizer = load_model(out / "models" / "tiny-base", device="cpu")
+    rows = read_jsonl(out / "sft" / "train.jsonl")
+    examples, report = prepare(tokenizer, rows, INSTRUCT_SFT.max_length, verbose=False)
+    batches = padded_batches(examples, INSTRUCT_SFT.batch_size, tokenizer.pad_token_id, seed=seed)
+    config = TrainConfig(max_steps=steps, learning_rate=INSTRUCT_SFT.learning_rate,
+                         warmup_steps=INSTRUCT_SFT.warmup_steps, seed=seed)
+    result = train(model, batches, config)
+    folder = out / "models" / "tiny-instruct"
+    result.model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    validation = read_jsonl(out / "sft" / "validation.jsonl")
+    sample = [r for task in dict.fromkeys(r["task"] for r in validation)
+              for r in [x for x in validation if x["task"] == task][:25]]
+    table = evaluate_model(result.model, tokenizer, sample).table
+    return {
+        "examples": report.kept,
+        "steps": result.state.step,
+        "batch_size": INSTRUCT_SFT.batch_size,
+        "learning_rate": INSTRUCT_SFT.learning_rate,
+        "train_seconds": round(result.state.elapsed_s, 1),
+        "final_loss": round(result.history[-1]["loss"], 4),
+        "validation_score_per_task": table["score"].round(3).to_dict(),
+        "validation_correct_per_task": table["correct"].round(3).to_dict(),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=data_dir(), help="folder to write (default: the package's data/)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the world and of training")
     parser.add_argument("--steps", type=int, default=PRETRAIN.max_steps, help="pre-training steps of tiny-base")
+    parser.add_argument("--sft-steps", type=int, default=INSTRUCT_STEPS, help="fine-tuning steps of tiny-instruct")
     args = parser.parse_args(argv)
 
     configure_threads(1)  # one thread: reproducible weights, and the other core stays free
-    timings, started = {}, time.perf_counter()
+    timings, started, cpu_started = {}, time.perf_counter(), time.process_time()
     sizes = build_data(args.out, args.seed)
     timings["data_s"] = round(time.perf_counter() - started, 1)
     config = TrainConfig(**{**asdict(PRETRAIN), "max_steps": args.steps, "seed": args.seed})
     tiny_base = build_tiny_base(args.out, args.seed, config)
+    timings["tiny_base_s"] = round(time.perf_counter() - started, 1)
+    tiny_instruct = build_tiny_instruct(args.out, args.seed, args.sft_steps)
     timings["total_s"] = round(time.perf_counter() - started, 1)
+    timings["cpu_s"] = round(time.process_time() - cpu_started, 1)  # wall time grows when other jobs share the cores
     manifest = {
         "command": "python -m course_utils.assets " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": args.seed,
@@ -123,11 +159,13 @@ def main(argv: list[str] | None = None) -> None:
         "timings": timings,
         "sizes": sizes,
         "tiny-base": tiny_base,
+        "tiny-instruct": tiny_instruct,
         "files": checksums(args.out),
     }
     (args.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps({k: manifest[k] for k in ("timings", "sizes")}, indent=2))
     print(f"tiny-base: {tiny_base['parameters']:,} parameters, held-out perplexity {tiny_base['val_perplexity']}")
+    print(f"tiny-instruct: validation score per task {tiny_instruct['validation_score_per_task']}")
 
 
 if __name__ == "__main__":

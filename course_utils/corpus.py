@@ -62,11 +62,10 @@ def ticket_text(t: Ticket, rng: random.Random) -> str:
 
 def agent_reply(t: Ticket, rng: random.Random) -> str:
     """The support desk's answer to a ticket, which restates its facts as real replies do."""
-    first = t.customer.name.split()[0]
     agent = rng.choice(["Mira", "Jonah", "Selma", "Ravi", "Ines"])
     return " ".join([
         f"Reply from {agent} at {t.product.company}:",
-        _pick(rng, f"Dear {t.customer.name},", f"Hello {first},", f"Dear {first},"),
+        _pick(rng, f"Dear {t.customer.name},", f"Hello {t.customer.name},"),
         _pick(
             rng,
             f"thank you for writing about your {t.product.name} {t.product.kind}.",
@@ -197,7 +196,7 @@ def dialogue_text(t: Ticket, rng: random.Random) -> str:
     agent = rng.choice(["Agent", "Support"])
     return "\n".join([
         f"{agent}: Thank you for calling {t.product.company}, how can I help?",
-        f"{first}: Hello, my {t.product.name} {t.product.kind} {t.problem}.",
+        f"{first}: Hello, this is {t.customer.name}. My {t.product.name} {t.product.kind} {t.problem}.",
         f"{agent}: I am sorry to hear that. Do you have the order number?",
         f"{first}: Yes, it is {t.order_id}.",
         f"{agent}: Thank you, {t.customer.name}. So the {t.product.name} {t.product.kind} {t.problem_short}.",

@@ -24,7 +24,8 @@ def test_manifest_records_the_run(manifest):
     base = manifest["tiny-base"]
     assert manifest["command"].startswith("python -m course_utils.assets")
     assert base["val_perplexity"] < 3 and base["steps"] > 0
-    assert manifest["timings"]["total_s"] < 20 * 60
+    assert set(manifest["timings"]) >= {"data_s", "tiny_base_s", "total_s"}
+    assert manifest["tiny-instruct"]["steps"] > 0
 
 
 def test_shipped_splits_match_the_generator_sizes(manifest):

@@ -60,3 +60,14 @@ def test_dtype_choice():
         expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
         assert pick_dtype(cuda, torch.bfloat16) == expected
     assert pick_dtype(cuda, torch.float32) == torch.float32
+
+
+def test_tiny_instruct_follows_instructions_where_tiny_base_does_not(tiny_base):
+    from course_utils.evaluate import evaluate_model
+    from course_utils.shipped import load_instructions
+
+    rows = load_instructions("test", tasks=["ticket_summary", "urgency"])[::20]
+    instruct, tokenizer = load_model("tiny-instruct", device="cpu")
+    tuned = evaluate_model(instruct, tokenizer, rows).answers["format_ok"].mean()
+    base = evaluate_model(*tiny_base, rows).answers["format_ok"].mean()
+    assert tuned >= 0.8 and base <= 0.1

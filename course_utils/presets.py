@@ -1,0 +1,25 @@
+"""Tuned settings for the workbook's SFT runs, found by measurement on a 2-core CPU.
+
+The notebooks, the ``tiny-instruct`` build and the benchmarks read their SFT settings here,
+so one change reaches all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SFTPreset:
+    """Batch and learning-rate settings of an SFT run of tiny-base."""
+
+    batch_size: int  # pairs per optimizer step
+    learning_rate: float  # peak learning rate
+    warmup_steps: int  # steps of linear warm-up
+    max_length: int = 512  # longest example in tokens
+
+
+# SFT of tiny-base on one task (ticket summaries); see benchmarks/time_to_skill.py.
+TICKET_SFT = SFTPreset(batch_size=8, learning_rate=3e-3, warmup_steps=10)
+
+# SFT of tiny-base on all six training tasks: the tiny-instruct build and multi-task notebooks.
+INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=2e-3, warmup_steps=20)
