@@ -27,7 +27,7 @@ from course_utils.evaluate import evaluate_model
 from course_utils.models import TinyConfig, build_model, count_parameters, load_model
 from course_utils.presets import INSTRUCT_SFT
 from course_utils.paths import data_dir
-from course_utils.sft import language_model_batches, pack_documents, padded_batches, prepare
+from course_utils.sft import document_start_token, language_model_batches, pack_documents, padded_batches, prepare
 from course_utils.shipped import read_jsonl, write_jsonl
 from course_utils.threads import configure_threads
 from course_utils.tokenizer import train_tokenizer
@@ -81,7 +81,7 @@ def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     val_texts = [row["text"] for row in read_jsonl(out / "corpus" / "validation.jsonl.gz")]
     tokenizer = train_tokenizer(train_texts, vocab_size=TinyConfig.vocab_size, context_length=BLOCK_SIZE)
     model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), context_length=BLOCK_SIZE), seed=seed)
-    bos = tokenizer.bos_token_id
+    bos = document_start_token(tokenizer)
     train_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
     val_batches = language_model_batches(pack_documents(tokenizer, val_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
     result = train(model, train_batches, config, eval_batches=val_batches)

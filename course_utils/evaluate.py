@@ -20,7 +20,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from course_utils.generate import chat_prompt, complete
-from course_utils.sft import language_model_batches, pack_documents
+from course_utils.sft import document_start_token, language_model_batches, pack_documents
 from course_utils.tasks import prompt_text
 from course_utils.train import evaluate_loss
 
@@ -126,7 +126,7 @@ def perplexity(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts
                block_size: int = 512, batch_size: int = 8) -> float:
     """exp(mean cross-entropy per token) of ``model`` on ``texts`` packed into blocks."""
     blocks = pack_documents(tokenizer, texts, block_size)
-    return math.exp(evaluate_loss(model, language_model_batches(blocks, batch_size, tokenizer.bos_token_id)))
+    return math.exp(evaluate_loss(model, language_model_batches(blocks, batch_size, document_start_token(tokenizer))))
 
 
 def evaluate_model(

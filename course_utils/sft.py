@@ -299,8 +299,8 @@ def packed_batches(
 def pack_documents(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], block_size: int) -> torch.Tensor:
     """Documents laid end to end and cut into rows of ``block_size`` tokens (the tail is dropped)."""
     ids: list[int] = []
-    for text in texts:
-        ids.extend(tokenizer(text, add_special_tokens=True)["input_ids"])
+    for doc in tokenizer(list(texts), add_special_tokens=True)["input_ids"]:  # one batched call: fast
+        ids.extend(doc)
         ids.append(tokenizer.eos_token_id)
     n_blocks = len(ids) // block_size
     if n_blocks == 0:
@@ -308,13 +308,23 @@ def pack_documents(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], blo
     return torch.tensor(ids[: n_blocks * block_size]).view(n_blocks, block_size)
 
 
-def language_model_batches(blocks: torch.Tensor, batch_size: int, bos_token_id: int | None) -> list[Batch]:
-    """Batches whose labels are the inputs themselves, with document-opening BOS tokens ignored."""
+def document_start_token(tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The token that opens a document and is never a target: BOS, unless BOS is also EOS.
+
+    Where one token does both jobs (GPT-2, SmolLM2), it must stay a target, or the model
+    never learns to end a document.
+    """
+    bos = tokenizer.bos_token_id
+    return bos if bos is not None and bos != tokenizer.eos_token_id else None
+
+
+def language_model_batches(blocks: torch.Tensor, batch_size: int, start_token_id: int | None) -> list[Batch]:
+    """Batches whose labels are the inputs themselves, with ``start_token_id`` (see ``document_start_token``) ignored."""
     batches = []
     for start in range(0, len(blocks), batch_size):
         input_ids = blocks[start:start + batch_size]
         labels = input_ids.clone()
-        if bos_token_id is not None:
-            labels[labels == bos_token_id] = IGNORE
+        if start_token_id is not None:
+            labels[labels == start_token_id] = IGNORE
         batches.append({"input_ids": input_ids, "labels": labels})
     return batches

@@ -311,6 +311,7 @@ def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int
     return {
         "loss": loss_total / n_targets, "lr": lr, "grad_norm": grad_norm,
         "token_accuracy": correct_total / n_targets, "tokens": tokens, "tokens_per_s": tokens / seconds,
+        "seconds": seconds,
     }
 
 

@@ -1,0 +1,177 @@
+"""The Chapter 2 notebooks keep the workbook's conventions, checked without running them.
+
+Each notebook opens with a title and its learning goals, installs the package on Colab in its first
+code cell, has one ``parameters`` cell, at least two exercises marked for nbgrader with a check cell
+after each, its predict-then-run questions, a summary, and no stored outputs. Every ``ch02`` question
+of the instructor's bank is shown in the notebook its ``notebook:`` field names, under a heading equal
+to its ``section:`` field. (Running the notebooks is nbval's job: ``pytest --nbval-lax notebooks``.)
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BANK = ROOT / "instructor" / "quizzes" / "ch02.yaml"
+CHAPTER_NOTEBOOKS = ["ch02/01_next_token_prediction.ipynb", "ch02/02_pretraining.ipynb", "ch02/03_decoding.ipynb"]
+
+QUIZ_CALL = re.compile(r"""quiz\.(show|predict)\(\s*["']([\w.-]+)["']""")
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+NBGRADER_SOLUTION = {"solution": True, "grade": False, "locked": False, "schema_version": 3}
+
+
+def read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / name, as_version=4)
+
+
+def bank_questions() -> list[dict]:
+    return yaml.safe_load(BANK.read_text(encoding="utf-8"))["questions"]
+
+
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def heading_text(text: str) -> str:
+    """A Markdown heading as plain text: no emphasis or code marks, single spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", text)).strip()
+
+
+def quiz_calls(nb) -> list[tuple[str, str, tuple[str, ...], int]]:
+    """(kind, question id, open headings, cell index) of every quiz.show / quiz.predict call, in order.
+
+    The open headings are those a reader is "under" at that cell: the latest heading of each level,
+    with deeper ones closed whenever a heading of the same or a higher level starts.
+    """
+    open_headings: dict[int, str] = {}
+    calls = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            in_fence = False
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("```"):
+                    in_fence = not in_fence
+                match = None if in_fence else HEADING.match(line)
+                if match:
+                    level = len(match.group(1))
+                    open_headings = {lvl: text for lvl, text in open_headings.items() if lvl < level}
+                    open_headings[level] = heading_text(match.group(2))
+        elif cell.cell_type == "code":
+            for kind, question_id in QUIZ_CALL.findall(cell.source):
+                calls.append((kind, question_id, tuple(open_headings.values()), index))
+    return calls
+
+
+def markdown_headings(nb) -> list[str]:
+    return [heading_text(m.group(2)) for c in nb.cells if c.cell_type == "markdown"
+            for m in map(HEADING.match, c.source.splitlines()) if m]
+
+
+@pytest.fixture(params=CHAPTER_NOTEBOOKS, ids=lambda name: Path(name).stem)
+def notebook(request):
+    return request.param, read(request.param)
+
+
+def test_every_notebook_of_the_chapter_is_listed():
+    found = sorted(str(p.relative_to(NOTEBOOKS)) for p in (NOTEBOOKS / "ch02").glob("*.ipynb"))
+    assert found == sorted(CHAPTER_NOTEBOOKS)
+
+
+def test_title_and_learning_goals_open_the_notebook(notebook):
+    _, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell is the title"
+    assert "learning goals" in first.source.lower(), "the first cell states the learning goals"
+
+
+def test_the_first_code_cell_installs_the_package_on_colab_only(notebook):
+    _, nb = notebook
+    lines = [line.strip() for line in code_cells(nb)[0].source.splitlines() if line.strip()]
+    assert lines[0] == "import sys"
+    assert lines[1].startswith('if "google.colab" in sys.modules:')
+    assert lines[2] == "%pip install --quiet course-utils"
+    assert len(lines) == 3
+
+
+def test_exactly_one_parameters_cell_sized_by_the_settings(notebook):
+    _, nb = notebook
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "one cell tagged 'parameters'"
+    assert tagged[0].cell_type == "code" and "settings.pick(" in tagged[0].source
+
+
+def test_exercises_have_nbgrader_solutions_and_checks(notebook):
+    _, nb = notebook
+    solutions = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(solutions) >= 2, "at least two exercises"
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(grade_ids) == len(set(grade_ids)), "nbgrader grade ids are unique"
+    for i in solutions:
+        cell = nb.cells[i]
+        assert cell.cell_type == "code"
+        meta = cell.metadata["nbgrader"]
+        assert {k: meta.get(k) for k in NBGRADER_SOLUTION} == NBGRADER_SOLUTION and meta.get("grade_id")
+        begins, ends = cell.source.count("### BEGIN SOLUTION"), cell.source.count("### END SOLUTION")
+        assert begins >= 1 and begins == ends, f"cell {i}: BEGIN/END SOLUTION markers in pairs"
+        assert nb.cells[i - 1].cell_type == "markdown" and "exercise" in nb.cells[i - 1].source.lower(), \
+            f"cell {i}: a Markdown cell states the exercise before its solution"
+        after = nb.cells[i + 1]
+        assert after.cell_type == "code" and "assert" in after.source, f"cell {i}: a check cell follows"
+        assert "### BEGIN SOLUTION" not in after.source
+
+
+def test_a_summary_closes_the_notebook(notebook):
+    _, nb = notebook
+    assert "Summary" in markdown_headings(nb)
+    last_markdown = [c for c in nb.cells if c.cell_type == "markdown"][-1]
+    assert last_markdown.source.startswith("## Summary")
+
+
+def test_stored_without_outputs_and_with_a_python3_kernel(notebook):
+    _, nb = notebook
+    for cell in code_cells(nb):
+        assert cell.outputs == [] and cell.execution_count is None, "clear the outputs before committing"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_predict_questions_are_predicted_then_revealed(notebook):
+    name, nb = notebook
+    expected = {q["id"] for q in bank_questions() if q["notebook"] == name and q["type"] == "predict"}
+    calls = quiz_calls(nb)
+    predicted = {question_id: index for kind, question_id, _, index in calls if kind == "predict"}
+    assert set(predicted) == expected, "every predict question of the bank, and only those, via quiz.predict"
+    for question_id, index in predicted.items():
+        cell = nb.cells[index]
+        variable = re.search(rf"""(\w+)\s*=\s*quiz\.predict\(\s*["']{re.escape(question_id)}""", cell.source)
+        assert variable, f"{question_id}: keep the prediction, e.g. p = quiz.predict({question_id!r})"
+        later = "\n".join(c.source for c in nb.cells[index + 1:] if c.cell_type == "code")
+        assert f"{variable.group(1)}.reveal(measured=" in later, f"{question_id}: reveal the measured result later"
+        experiment = nb.cells[index + 1:]
+        reveal_at = next(i for i, c in enumerate(experiment) if f"{variable.group(1)}.reveal(" in c.source)
+        assert any(c.cell_type == "code" for c in experiment[:reveal_at]), \
+            f"{question_id}: the experiment runs between the prediction and the reveal"
+
+
+def test_quiz_ids_in_the_notebooks_exist_in_the_bank(notebook):
+    _, nb = notebook
+    known = {q["id"] for q in bank_questions()}
+    for _, question_id, _, _ in quiz_calls(nb):
+        if question_id.startswith("ch02."):
+            assert question_id in known, f"{question_id} is not in {BANK.name}"
+
+
+@pytest.mark.parametrize("question", bank_questions(), ids=lambda q: q["id"])
+def test_each_bank_question_is_shown_under_its_section(question):
+    assert question["notebook"] in CHAPTER_NOTEBOOKS, f"{question['id']}: unknown notebook {question['notebook']}"
+    nb = read(question["notebook"])
+    places = [headings for _, question_id, headings, _ in quiz_calls(nb) if question_id == question["id"]]
+    assert places, f"{question['id']} is not shown in {question['notebook']}"
+    section = heading_text(question["section"])
+    assert any(section in headings for headings in places), \
+        f"{question['id']} should sit under the heading {section!r}; it sits under {places}"
+    assert section in markdown_headings(nb)
