@@ -116,15 +116,28 @@ def lr_at(step: int, config: TrainConfig) -> float:
 def token_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, int, int]:
     """Summed next-token cross-entropy over target tokens, their count, and how many were argmax-right.
 
-    Position t predicts token t+1, so logits drop their last position and labels their first.
+    Position t predicts token t+1, so the labels drop their first position. Only positions that
+    predict a target in some row go through the output layer (``logits_to_keep``): in SFT most
+    positions are prompt, and their logits would be computed only to be ignored.
     """
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "position_ids")}
-    logits = model(**inputs, use_cache=False).logits[:, :-1].float()
+    if "attention_mask" in inputs and _right_padded(inputs["attention_mask"]):
+        # Under the causal mask no real token can see the padding after it, so the mask changes
+        # nothing that is scored; without it, attention takes its faster plain-causal path.
+        del inputs["attention_mask"]
     targets = batch["labels"][:, 1:]
+    keep = (targets != -100).any(dim=0).nonzero().squeeze(1)
+    logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits.float()
+    targets = targets[:, keep]
     mask = targets != -100
     loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
     correct = int(((logits.argmax(-1) == targets) & mask).sum())
     return loss_sum, int(mask.sum()), correct
+
+
+def _right_padded(attention_mask: torch.Tensor) -> bool:
+    """Every row is real tokens first, then padding only."""
+    return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
 
 
 def count_tokens(batch: Batch) -> int:
