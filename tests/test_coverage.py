@@ -7,8 +7,6 @@ For each (concept, notebook) pair below, read without executing anything:
 - at least one of those questions is shown inside its section (``quiz.show``, ``quiz.predict``
   or a ``quiz.show_section`` that selects the concept or the notebook);
 - the notebook has at least one ``assert`` in a code cell, so its claims are checked when it runs.
-
-Add the notebooks of part 2 to ``COVERAGE`` as they are written.
 """
 from __future__ import annotations
 
@@ -30,10 +28,10 @@ PART1 = {
     "ch04/02_sft_end_to_end.ipynb": ["S3", "C03", "C04", "C05", "C20", "C21"],
     "ch04/03_instruction_data.ipynb": ["S2", "S4", "S5", "C06", "C07", "C08", "C10", "C11", "C17"],
 }
-PART2: dict[str, list[str]] = {
-    # "ch04/04_generalisation.ipynb": ["C09", "C12", "C13", "C16"],
-    # "ch04/05_sft_in_practice.ipynb": ["C15", "C18", "C19", "C21"],
-    # "ch04/06_beyond_sft.ipynb": ["C14"],
+PART2 = {
+    "ch04/04_generalisation.ipynb": ["C09", "C12", "C13", "C16"],
+    "ch04/05_sft_in_practice.ipynb": ["C15", "C18", "C19", "C21"],
+    "ch04/06_beyond_sft.ipynb": ["C14"],
 }
 COVERAGE = [(concept, notebook) for part in (PART1, PART2) for notebook, concepts in part.items() for concept in concepts]
 

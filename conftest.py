@@ -1,0 +1,30 @@
+"""Prints how long each notebook took under nbval, against the workbook's budget per notebook.
+
+nbval reports every cell as a test, so pytest's own ``--durations`` lists cells; a learner and an
+instructor care about whole notebooks, which this summary adds up.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+BUDGET_S = 240  # each notebook runs top to bottom in at most 4 minutes on two CPU cores
+
+_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _seconds[path] += report.duration  # setup (kernel start), call and teardown
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _seconds:
+        return
+    terminalreporter.section("notebook wall times")
+    for path, seconds in sorted(_seconds.items()):
+        flag = "" if seconds <= BUDGET_S else f"  OVER the {BUDGET_S} s budget"
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
+    terminalreporter.write_line(f"{sum(_seconds.values()):7.1f} s  all notebooks")
