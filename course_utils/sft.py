@@ -130,7 +130,7 @@ def tokenize_conversation(tokenizer: PreTrainedTokenizerBase, messages: Messages
         if message["role"] != "assistant":
             continue
         before = _render(tokenizer, messages[:i], generation_prompt=True)
-        upto = _render(tokenizer, messages[: i + 1], generation_prompt=False)
+        upto = full if i == len(messages) - 1 else _render(tokenizer, messages[: i + 1], generation_prompt=False)
         if upto[: len(before)] != before or full[: len(upto)] != upto:
             raise DataError(f"{where}: the chat template renders prefixes differently; cannot locate the answer")
         labels[len(before):len(upto)] = upto[len(before):]
