@@ -1,0 +1,183 @@
+"""Preference data and Direct Preference Optimisation (DPO), written out to be read.
+
+SFT shows a model one target per prompt and raises its likelihood. Preference data holds a
+comparison instead: a prompt, a response people preferred (``chosen``) and one they liked less
+(``rejected``), where both may be acceptable. DPO learns from such triples directly:
+
+1. ``preference_pairs``: reproducible pairs for the formal-rewrite task, in which both answers
+   carry every fact and the chosen one also thanks the reader (``thanks_the_reader`` checks it);
+2. ``pair_batch``: a batch of pairs as one padded batch, the chosen rows first and then the
+   rejected rows, labelled as in ``course_utils.sft`` (-100 everywhere but the answer);
+3. ``token_logps`` and ``sequence_logps``: the log-probability of each answer token, and of a
+   whole answer given its prompt;
+4. ``dpo_loss``: with a frozen reference model (the model before DPO),
+
+       loss = -log sigmoid(beta * ([log pi(y_w) - log ref(y_w)] - [log pi(y_l) - log ref(y_l)]))
+
+   averaged over the pairs, where y_w is the chosen answer and y_l the rejected one;
+   ``beta`` times a bracket is that answer's *implicit reward*.
+
+The same loss is TRL's ``DPOTrainer`` default (``loss_type="sigmoid"``); the tests check that
+both give the same number on the same batch.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+from transformers import PreTrainedTokenizerBase
+
+from course_utils import sft
+from course_utils.generate import chat_prompt
+from course_utils.tasks import TASKS, make_example, prompt_text
+from course_utils.world import World
+
+Batch = dict[str, torch.Tensor]
+
+# Closing sentences that thank the reader: the preferred rewrite ends with one of them.
+CLOSINGS = ("Thank you.", "Thank you for your help.", "Thank you in advance.", "Many thanks for your time.")
+
+
+# -- the preferred style and the data --------------------------------------------------------------
+def thanks_the_reader(answer: str) -> bool:
+    """The answer's last sentence thanks the reader: the preferred style of a formal rewrite."""
+    last = re.split(r"(?<=[.!?])\s+", answer.strip())[-1]
+    return re.search(r"\bthank", last, re.IGNORECASE) is not None
+
+
+def with_closings(rows: Sequence[dict], share: float, seed: int = 0) -> list[dict]:
+    """Copies of ``rows`` in which about ``share`` of the outputs end with a thank-you from ``CLOSINGS``.
+
+    This is SFT data written by several people: some close with thanks, some do not, and both
+    kinds of answer are acceptable.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be between 0 and 1, got {share}")
+    rng = random.Random(f"{seed}:closings")
+    return [{**r, "output": f"{r['output']} {rng.choice(CLOSINGS)}"} if rng.random() < share else dict(r)
+            for r in rows]
+
+
+def preference_pairs(n: int, seed: int, exclude: Sequence[str] = ()) -> list[dict]:
+    """``n`` formal-rewrite pairs drawn from the workbook's world with random ``seed``.
+
+    Each pair keeps the fields of a shipped row (task, instruction, input, output, fields) and
+    adds ``chosen`` (the reference rewrite, then a thank-you from ``CLOSINGS``) and ``rejected``
+    (the reference rewrite alone): both state every fact, and raters prefer the first. Inputs in
+    ``exclude`` (the SFT and test splits' inputs, say) are skipped, and no input repeats.
+    """
+    task = TASKS["rewrite"]
+    world = World(seed=0).stream(f"preference pairs:{seed}")  # the shipped cast, new events
+    seen = set(exclude)
+    pairs: list[dict] = []
+    attempts = 0
+    while len(pairs) < n:
+        attempts += 1
+        if attempts > 20 * n + 100:
+            raise RuntimeError(f"preference_pairs: found only {len(pairs)} new inputs of {n}; ask for fewer pairs")
+        row = make_example(task, world, world.rng, task.instructions)
+        if row["input"] in seen:
+            continue
+        seen.add(row["input"])
+        closing = world.rng.choice(CLOSINGS)
+        pairs.append({**row, "id": f"pref-{seed}-{len(pairs)}", "chosen": f"{row['output']} {closing}",
+                      "rejected": row["output"]})
+    return pairs
+
+
+def to_trl(pairs: Sequence[dict]) -> list[dict]:
+    """Pairs in TRL's conversational preference format: ``prompt``, ``chosen`` and ``rejected`` message lists."""
+    return [{"prompt": [{"role": "user", "content": prompt_text(p)}],
+             "chosen": [{"role": "assistant", "content": p["chosen"]}],
+             "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs]
+
+
+# -- log-probabilities of answers ------------------------------------------------------------------
+def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict]) -> Batch:
+    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded.
+
+    Labels follow ``sft.tokenize_conversation``: the answer and its end-of-turn token are
+    targets; the prompt and the padding are -100.
+    """
+    conversations = [[{"role": "user", "content": prompt_text(p)}, {"role": "assistant", "content": p[side]}]
+                     for side in ("chosen", "rejected") for p in pairs]
+    examples = [sft.tokenize_conversation(tokenizer, m, where=f"pair row {i}") for i, m in enumerate(conversations)]
+    return sft.collate_padded(examples, tokenizer.pad_token_id)
+
+
+def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """log p(token | everything before it) at every target position, 0 elsewhere; shape (rows, length - 1)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+    log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # position t predicts token t + 1
+    targets = batch["labels"][:, 1:]
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return picked * (targets != sft.IGNORE)
+
+
+def sequence_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """log p(answer | prompt) of every row: the sum of its answer tokens' log-probabilities."""
+    return token_logps(model, batch).sum(dim=1)
+
+
+# -- the DPO loss ----------------------------------------------------------------------------------
+@dataclass
+class DPOOutput:
+    """The DPO loss of a batch and what it is made of, one value per pair."""
+
+    loss: torch.Tensor  # mean over the pairs
+    chosen_rewards: torch.Tensor  # beta * (log pi(chosen) - log ref(chosen))
+    rejected_rewards: torch.Tensor  # beta * (log pi(rejected) - log ref(rejected))
+
+    @property
+    def margins(self) -> torch.Tensor:
+        """How much more the implicit reward favours the chosen answer than the rejected one."""
+        return self.chosen_rewards - self.rejected_rewards
+
+
+def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
+             reference_rejected: torch.Tensor, beta: float = 0.1) -> DPOOutput:
+    """The DPO loss from the sequence log-probabilities of the policy and of the frozen reference.
+
+    Only differences count: adding the same number to an answer's log-probability under both
+    models, or to both answers' log-ratios, leaves the loss as it was.
+    """
+    chosen_rewards = beta * (policy_chosen - reference_chosen)
+    rejected_rewards = beta * (policy_rejected - reference_rejected)
+    loss = -F.logsigmoid(chosen_rewards - rejected_rewards).mean()
+    return DPOOutput(loss, chosen_rewards.detach(), rejected_rewards.detach())
+
+
+def batch_dpo_loss(policy: torch.nn.Module, reference: torch.nn.Module, batch: Batch, beta: float = 0.1) -> DPOOutput:
+    """The DPO loss of a ``pair_batch``: the policy with gradients, the reference without."""
+    n = batch["input_ids"].shape[0] // 2
+    policy_logps = sequence_logps(policy, batch)
+    with torch.no_grad():
+        reference_logps = sequence_logps(reference, batch)
+    return dpo_loss(policy_logps[:n], policy_logps[n:], reference_logps[:n], reference_logps[n:], beta)
+
+
+# -- what a model writes -----------------------------------------------------------------------------
+@torch.no_grad()
+def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
+                    samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
+    """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
+
+    Greedy decoding shows a model's single favourite answer; samples show how often it writes
+    each kind of answer, which is what SFT and DPO change.
+    """
+    device = next(model.parameters()).device
+    prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # every row's last prompt token at the same place
+    try:
+        has_bos = tokenizer.bos_token is not None and all(p.startswith(tokenizer.bos_token) for p in prompts)
+        enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not has_bos).to(device)
+    finally:
+        tokenizer.padding_side = side
+    torch.manual_seed(seed)
+    out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return [text.strip() for text in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]

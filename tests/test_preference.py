@@ -1,0 +1,165 @@
+"""Preference pairs and the DPO loss of course_utils.preference: exact values, and TRL's number on the same batch."""
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from course_utils import preference, sft
+from course_utils.evaluate import score_row
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return preference.preference_pairs(6, seed=0)
+
+
+# -- the data ----------------------------------------------------------------------------------
+def test_pairs_are_reproducible_from_their_seed():
+    assert preference.preference_pairs(5, seed=3) == preference.preference_pairs(5, seed=3)
+    assert preference.preference_pairs(5, seed=3) != preference.preference_pairs(5, seed=4)
+
+
+def test_both_answers_are_acceptable_and_only_the_chosen_thanks_the_reader(pairs):
+    for pair in pairs:
+        for side in ("chosen", "rejected"):
+            verdict = score_row(pair, pair[side])
+            assert verdict["correct"], f"the task's scorer accepts the {side} answer: {pair[side]!r}"
+        assert preference.thanks_the_reader(pair["chosen"])
+        assert not preference.thanks_the_reader(pair["rejected"])
+        assert pair["chosen"].startswith(pair["rejected"] + " ")
+
+
+def test_excluded_inputs_are_skipped_and_none_repeats():
+    first = preference.preference_pairs(20, seed=1)
+    again = preference.preference_pairs(20, seed=1, exclude=[p["input"] for p in first[:5]])
+    assert not {p["input"] for p in first[:5]} & {p["input"] for p in again}
+    assert len({p["input"] for p in again}) == 20
+
+
+def test_the_style_check_reads_the_last_sentence():
+    assert preference.thanks_the_reader("Dear team, my kettle overheats. Thank you for your help.")
+    assert preference.thanks_the_reader("Dear team, please help. Many thanks for your time.")
+    assert not preference.thanks_the_reader("Thank you for the kettle. It overheats.")
+    assert not preference.thanks_the_reader("Dear team, my kettle overheats.")
+
+
+def test_with_closings_adds_thanks_to_about_the_share_asked_for():
+    rows = [{"task": "rewrite", "output": f"Dear support team, note {i}."} for i in range(2000)]
+    mixed = preference.with_closings(rows, share=0.3, seed=0)
+    share = sum(preference.thanks_the_reader(r["output"]) for r in mixed) / len(mixed)
+    assert abs(share - 0.3) < 0.04
+    assert mixed == preference.with_closings(rows, share=0.3, seed=0)
+    assert all(r["output"] == "Dear support team, note 0." for r in preference.with_closings(rows[:1], share=0.0))
+    with pytest.raises(ValueError, match="share"):
+        preference.with_closings(rows, share=1.5)
+
+
+# -- log-probabilities ---------------------------------------------------------------------------
+def test_pair_batch_puts_chosen_rows_first_and_scores_only_the_answers(tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs)
+    n = len(pairs)
+    assert batch["input_ids"].shape[0] == 2 * n
+    for i, pair in enumerate(pairs):
+        for row, side in ((i, "chosen"), (n + i, "rejected")):
+            targets = batch["labels"][row][batch["labels"][row] != sft.IGNORE].tolist()
+            assert targets[-1] == tokenizer.eos_token_id
+            assert tokenizer.decode(targets, skip_special_tokens=True).strip() == pair[side]
+
+
+def test_sequence_logps_sum_to_minus_the_sft_loss_sum(small_model, tokenizer, pairs):
+    from course_utils.train import token_loss_sum
+
+    batch = preference.pair_batch(tokenizer, pairs)
+    with torch.no_grad():
+        total = preference.sequence_logps(small_model, batch).sum()
+        loss_sum, _, _ = token_loss_sum(small_model, batch)
+    assert float(total) == pytest.approx(-float(loss_sum), rel=1e-5)
+
+
+def test_the_shared_start_of_two_answers_has_the_same_token_logps(small_model, tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs)
+    with torch.no_grad():
+        per_token = preference.token_logps(small_model, batch)
+    n = len(pairs)
+    for i in range(n):
+        rejected_targets = int((batch["labels"][n + i, 1:] != sft.IGNORE).sum())
+        shared = rejected_targets - 1  # every token of the rejected answer except its end-of-turn token
+        start = int((batch["labels"][i, 1:] != sft.IGNORE).nonzero()[0])
+        chosen_part = per_token[i, start:start + shared]
+        rejected_part = per_token[n + i, start:start + shared]
+        assert torch.allclose(chosen_part, rejected_part, atol=1e-5), "same context, same token, same log-probability"
+
+
+# -- the DPO loss --------------------------------------------------------------------------------
+def test_the_loss_is_log_2_when_the_policy_is_the_reference():
+    logps = torch.tensor([-12.0, -30.5, -7.25])
+    other = torch.tensor([-9.0, -31.0, -20.0])
+    out = preference.dpo_loss(logps, other, logps, other, beta=0.1)
+    assert float(out.loss) == pytest.approx(math.log(2), abs=1e-7)
+    assert torch.equal(out.margins, torch.zeros(3))
+
+
+def test_the_loss_of_one_pair_by_hand():
+    out = preference.dpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), torch.tensor([-1.5]), torch.tensor([-1.5]),
+                              beta=0.5)
+    # rewards: chosen 0.5 * 0.5 = 0.25, rejected 0.5 * -0.5 = -0.25; margin 0.5
+    assert float(out.chosen_rewards) == pytest.approx(0.25)
+    assert float(out.rejected_rewards) == pytest.approx(-0.25)
+    assert float(out.loss) == pytest.approx(math.log(1 + math.exp(-0.5)), abs=1e-7)
+
+
+def test_only_differences_of_log_ratios_count():
+    g = torch.Generator().manual_seed(0)
+    pc, pr, rc, rr = (-30 * torch.rand(4, generator=g) for _ in range(4))
+    base = float(preference.dpo_loss(pc, pr, rc, rr, beta=0.2).loss)
+    shifted_answer = float(preference.dpo_loss(pc + 3.0, pr, rc + 3.0, rr, beta=0.2).loss)
+    shifted_both = float(preference.dpo_loss(pc + 5.0, pr + 5.0, rc, rr, beta=0.2).loss)
+    assert shifted_answer == pytest.approx(base, abs=1e-6)
+    assert shifted_both == pytest.approx(base, abs=1e-6)
+    better = float(preference.dpo_loss(pc + 1.0, pr, rc, rr, beta=0.2).loss)
+    assert better < base, "raising the chosen answer alone lowers the loss"
+
+
+def test_the_reference_gets_no_gradient(small_model, tokenizer, pairs):
+    policy, reference = small_model, copy.deepcopy(small_model)
+    out = preference.batch_dpo_loss(policy, reference, preference.pair_batch(tokenizer, pairs[:2]))
+    out.loss.backward()
+    assert all(p.grad is None for p in reference.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.parameters())
+
+
+@pytest.mark.slow
+def test_the_loss_matches_trl_dpo_trainer(small_model, tokenizer, pairs, tmp_path):
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    reference = copy.deepcopy(small_model).eval()
+    policy = copy.deepcopy(small_model)
+    with torch.no_grad():  # move the policy away from the reference, so that the loss is not log 2
+        g = torch.Generator().manual_seed(1)
+        for p in policy.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    args = DPOConfig(output_dir=str(tmp_path), use_cpu=True, report_to=[], bf16=False, gradient_checkpointing=False,
+                     per_device_train_batch_size=len(pairs), beta=0.1, max_length=512)
+    trainer = DPOTrainer(model=policy, ref_model=reference, args=args,
+                         train_dataset=Dataset.from_list(preference.to_trl(pairs)), processing_class=tokenizer)
+    trl_batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
+    policy.eval()
+    ours = preference.pair_batch(tokenizer, pairs)
+    with torch.no_grad():
+        trl_loss = float(trainer.compute_loss(policy, dict(trl_batch)))
+        our_loss = float(preference.batch_dpo_loss(policy, reference, ours, beta=0.1).loss)
+    trl_targets = trl_batch["input_ids"][trl_batch["completion_mask"].bool()]
+    assert torch.equal(trl_targets, ours["labels"][ours["labels"] != sft.IGNORE]), "the same answer tokens"
+    assert abs(trl_loss - math.log(2)) > 1e-3
+    assert our_loss == pytest.approx(trl_loss, abs=1e-5)
+
+
+def test_sampled_answers_repeat_with_the_seed(small_model, tokenizer, pairs):
+    first = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    again = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    assert len(first) == 4 and first == again
+    assert tokenizer.padding_side == "right", "the tokenizer's padding side is restored"
