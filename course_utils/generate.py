@@ -47,11 +47,18 @@ def complete(
     prompts: Sequence[str],
     max_new_tokens: int = 64,
     batch_size: int = 32,
+    sample_seed: int | None = None,
 ) -> list[dict]:
-    """Greedy completions of ``prompts`` (already rendered text), with whether each stopped at EOS.
+    """Completions of ``prompts`` (already rendered text), with whether each stopped at EOS.
 
-    Returns one ``{"text", "stopped_at_eos", "new_tokens"}`` per prompt, in order.
+    Greedy by default; with ``sample_seed`` each token is drawn from the model's full distribution
+    (temperature 1, no top-k or top-p), repeatably for that seed. Returns one
+    ``{"text", "stopped_at_eos", "new_tokens"}`` per prompt, in order.
     """
+    decoding = {"do_sample": False}
+    if sample_seed is not None:
+        torch.manual_seed(sample_seed)
+        decoding = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -65,7 +72,7 @@ def complete(
             enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=not _has_bos(tokenizer, chunk))
             enc = {k: v.to(device) for k, v in enc.items()}
             out = model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad,
+                **enc, max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=pad, **decoding,
             )
             for row in out[:, enc["input_ids"].shape[1]:].tolist():
                 stopped = eos in row

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from transformers import PreTrainedTokenizerBase
 
 from course_utils import sft
-from course_utils.generate import chat_prompt
+from course_utils.generate import chat_prompt, complete
 from course_utils.tasks import TASKS, make_example, prompt_text
 from course_utils.world import World
 
@@ -161,7 +161,6 @@ def batch_dpo_loss(policy: torch.nn.Module, reference: torch.nn.Module, batch: B
 
 
 # -- what a model writes -----------------------------------------------------------------------------
-@torch.no_grad()
 def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
                     samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
     """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
@@ -169,15 +168,7 @@ def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, 
     Greedy decoding shows a model's single favourite answer; samples show how often it writes
     each kind of answer, which is what SFT and DPO change.
     """
-    device = next(model.parameters()).device
     prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # every row's last prompt token at the same place
-    try:
-        has_bos = tokenizer.bos_token is not None and all(p.startswith(tokenizer.bos_token) for p in prompts)
-        enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not has_bos).to(device)
-    finally:
-        tokenizer.padding_side = side
-    torch.manual_seed(seed)
-    out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return [text.strip() for text in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
+    answers = complete(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                       batch_size=max(1, len(prompts)), sample_seed=seed)  # one call: one random stream per seed
+    return [a["text"] for a in answers]
