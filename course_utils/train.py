@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
@@ -233,7 +234,7 @@ def train(
     ensure_threads()
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
-    accelerator = Accelerator(mixed_precision=resolve_precision(config.precision, device), cpu=device.type == "cpu")
+    accelerator = _accelerator(resolve_precision(config.precision, device), device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
         weight_decay=config.weight_decay, betas=(0.9, 0.95),
@@ -279,6 +280,18 @@ def train(
     model.eval()
     _call(callbacks, "on_end", state)
     return TrainResult(model, state)
+
+
+def _accelerator(mixed_precision: str, device: torch.device) -> Accelerator:
+    """An ``Accelerator`` for this run, even when an earlier run in the process chose another precision.
+
+    accelerate keeps one process-wide state and refuses a second precision, so a notebook that
+    trains in fp32 and then in bf16 (or after a TRL trainer) would fail. Outside a multi-process
+    launch, the state is cleared first, as transformers' Trainer does (``_reset_state``).
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(mixed_precision=mixed_precision, cpu=device.type == "cpu")
 
 
 def _shard(batch: Batch, rank: int, world: int) -> Batch:

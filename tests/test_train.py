@@ -138,6 +138,15 @@ def test_precision_choice():
         resolve_precision("half", torch.device("cpu"))
 
 
+def test_runs_of_different_precision_follow_each_other(small_model, tokenizer, examples):
+    """accelerate's process-wide state would refuse the second precision; a notebook may well ask for it."""
+    batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
+    fp32 = train(small_model, batches, quiet(max_steps=1, precision="fp32"))
+    bf16 = train(fp32.model, batches, quiet(max_steps=1, precision="bf16"))
+    assert bf16.state.step == 1 and math.isfinite(bf16.history[0]["loss"])
+    assert bf16.history[0]["loss"] != fp32.history[0]["loss"]  # the second run trained on updated weights
+
+
 def test_a_step_without_targets_is_named(small_model, tokenizer):
     batch = sft.collate_padded([sft.Example([1, 2, 3], [-100, -100, -100])], tokenizer.pad_token_id)
     with pytest.raises(ValueError, match="step 1: its batches hold no target tokens"):
