@@ -4,16 +4,20 @@ Every contender trains the same model from the same weights on the same ticket-s
 pairs (one pass over exactly ``steps x batch`` pairs, so every run reads the same tokens),
 with the same batch size and number of optimizer steps. Tokens/s counts the real (non-pad)
 tokens of those pairs over the wall time of the training call alone (tokenisation excluded
-for everyone). Contenders:
+for everyone). Each contender runs ``--repeats`` times, in turn with the others, and keeps
+its best time, so that a noisy moment on a shared machine does not decide a ratio.
 
-- course_utils with length-grouped padded batches (its CPU default), and for comparison with
-  packed rows (about two pairs per 512-token row, so fewer, fuller steps);
+Contenders:
+
+- course_utils with length-grouped padded batches at its default precision (fp32 on a CPU),
+  and at TRL (a)'s precision (bf16 autocast, which TRL turns on by default even on a CPU);
+  for comparison, also with packed rows (about two pairs per 512-token row);
 - TRL (a): as a learner would configure it on a CPU: ``use_cpu=True`` and its other defaults
   (which include bf16 autocast and gradient checkpointing);
-- TRL (b): tuned: no gradient checkpointing, fp32, and the faster of its length-grouped
-  sampling and its padding-free batching.
+- TRL (b): tuned: no gradient checkpointing, and the fastest of its length-grouped sampling
+  and its padding-free batching, each in fp32 and in bf16.
 
-Run: ``python benchmarks/sft_throughput.py [--threads 1] [--steps 40] [--batch 16]``.
+Run: ``python benchmarks/sft_throughput.py [--threads 1] [--steps 40] [--batch 16] [--repeats 2]``.
 On a GPU add ``--model smollm2-135m-random --precision bf16`` for a SmolLM2-135M-sized
 model with random weights (no download).
 """
@@ -58,28 +62,41 @@ def pairs(n: int) -> list[dict]:
              "completion": [{"role": "assistant", "content": r["output"]}]} for r in rows]
 
 
-def run_course_utils(model, tokenizer, rows, args, batching: str) -> float:
+def run_course_utils(model, tokenizer, rows, args, batching: str, precision: str) -> float:
     examples, _ = sft.prepare(tokenizer, rows, verbose=False)
     if batching == "packed":
         batches = sft.packed_batches(examples, 512, args.batch // 2, tokenizer.pad_token_id)
     else:
         batches = sft.padded_batches(examples, args.batch, tokenizer.pad_token_id)
     config = TrainConfig(max_steps=len(batches), learning_rate=1e-3, warmup_steps=1, progress=False,
-                         precision=args.precision)
+                         precision=precision)
     started = time.perf_counter()
     train(model, batches, config)
     return time.perf_counter() - started
 
 
-def run_trl(model, tokenizer, rows, args, tuned: bool, strategy: str = "random", padding_free: bool = False) -> float:
+def trl_settings(args) -> dict:
+    """What every TRL run shares: batch, steps, learning rate, no saving or logging to services."""
+    return dict(output_dir="/tmp/sft_throughput_trl", report_to=[], per_device_train_batch_size=args.batch,
+                max_steps=args.steps, logging_steps=10, save_strategy="no", learning_rate=1e-3,
+                use_cpu=not torch.cuda.is_available(), disable_tqdm=True, max_length=512)
+
+
+def default_trl_precision(args) -> str:
+    """The precision SFTConfig picks when a learner leaves it alone."""
+    from trl import SFTConfig
+
+    config = SFTConfig(**trl_settings(args))
+    return "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
+
+
+def run_trl(model, tokenizer, rows, args, tuned: bool, strategy: str = "random", padding_free: bool = False,
+            precision: str = "fp32") -> float:
     from trl import SFTConfig, SFTTrainer
 
-    on_cpu = args.precision == "fp32" and not torch.cuda.is_available()
-    settings = dict(output_dir="/tmp/sft_throughput_trl", report_to=[], per_device_train_batch_size=args.batch,
-                    max_steps=args.steps, logging_steps=10, save_strategy="no", learning_rate=1e-3,
-                    use_cpu=on_cpu, disable_tqdm=True, max_length=512)
+    settings = trl_settings(args)
     if tuned:
-        settings |= dict(gradient_checkpointing=False, bf16=args.precision == "bf16",
+        settings |= dict(gradient_checkpointing=False, bf16=precision == "bf16",
                          train_sampling_strategy=strategy, padding_free=padding_free)
         if padding_free:
             settings["max_length"] = None  # TRL asks for this; every pair is shorter than 512 tokens
@@ -95,8 +112,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (pinned for every contender)")
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per contender")
     parser.add_argument("--batch", type=int, default=16, help="pairs per optimizer step")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per contender; the best time counts")
     parser.add_argument("--model", default="tiny-base", help="'tiny-base' or 'smollm2-135m-random'")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="course_utils precision")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="course_utils default precision")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
@@ -110,32 +128,56 @@ def main() -> None:
     examples, _ = sft.prepare(tokenizer, rows, verbose=False)
     tokens = sum(len(e) for e in examples)
     device = next(base.parameters()).device
+    trl_a = default_trl_precision(args)
     print(f"{args.model} on {device}, {threads} thread(s), {args.steps} steps x {args.batch} pairs, "
-          f"{tokens:,} real tokens per run, torch {torch.__version__}")
+          f"{tokens:,} real tokens per run, best of {args.repeats}, torch {torch.__version__}; "
+          f"TRL (a) runs in {trl_a}")
 
+    ours = f"course_utils padded {args.precision}"
+    ours_at_a = f"course_utils padded {trl_a}"
     contenders = {
-        "course_utils padded": lambda m: run_course_utils(m, tokenizer, rows, args, "padded"),
-        "course_utils packed": lambda m: run_course_utils(m, tokenizer, rows, args, "packed"),
+        ours: lambda m: run_course_utils(m, tokenizer, rows, args, "padded", args.precision),
+        ours_at_a: lambda m: run_course_utils(m, tokenizer, rows, args, "padded", trl_a),
+        f"course_utils packed {args.precision}": lambda m: run_course_utils(m, tokenizer, rows, args, "packed",
+                                                                            args.precision),
         "TRL (a) defaults": lambda m: run_trl(m, tokenizer, rows, args, tuned=False),
-        "TRL (b) group_by_length": lambda m: run_trl(m, tokenizer, rows, args, True, "group_by_length"),
-        "TRL (b) padding_free": lambda m: run_trl(m, tokenizer, rows, args, True, padding_free=True),
     }
-    speed = {}
-    for name, run in contenders.items():
-        seconds = run(copy.deepcopy(base).train())
-        speed[name] = tokens / seconds
-        print(f"{name:26s} {seconds:7.1f} s  {speed[name]:9,.0f} tokens/s", flush=True)
+    tuned: dict[str, str] = {}  # name -> precision
+    for precision in sorted({args.precision, "bf16"}):
+        for batching, kwargs in [("group_by_length", dict(strategy="group_by_length")),
+                                 ("padding_free", dict(padding_free=True))]:
+            name = f"TRL (b) {batching} {precision}"
+            tuned[name] = precision
+            contenders[name] = lambda m, kw=kwargs, p=precision: run_trl(m, tokenizer, rows, args, True, precision=p, **kw)
 
-    ours = speed["course_utils padded"]  # same pairs, batch and steps as TRL
-    trl_a = speed["TRL (a) defaults"]
-    trl_b = max(speed["TRL (b) group_by_length"], speed["TRL (b) padding_free"])
-    print(f"course_utils padded / TRL (a) defaults = {ours / trl_a:.2f}x (target >= 1.5)")
-    print(f"course_utils padded / TRL (b) tuned    = {ours / trl_b:.2f}x (target >= 1.15)")
-    print(f"packed / padded on this device = {speed['course_utils packed'] / speed['course_utils padded']:.2f}x")
+    seconds: dict[str, float] = {}
+    for repeat in range(args.repeats):
+        for name, run in contenders.items():
+            took = run(copy.deepcopy(base).train())
+            seconds[name] = min(took, seconds.get(name, float("inf")))
+            print(f"run {repeat + 1}: {name:34s} {took:7.1f} s  {tokens / took:9,.0f} tokens/s", flush=True)
+    speed = {name: tokens / s for name, s in seconds.items()}
+    print("best of each:")
+    for name, value in speed.items():
+        print(f"  {name:34s} {value:9,.0f} tokens/s")
+
+    fastest_b = max(tuned, key=speed.get)
+    for precision in dict.fromkeys([args.precision, trl_a]):
+        name = f"course_utils padded {precision}"
+        same = [b for b, p in tuned.items() if p == precision]
+        print(f"{name}:")
+        print(f"  / {'TRL (a) defaults, ' + trl_a:32s} = {speed[name] / speed['TRL (a) defaults']:.2f}x  (target >= 1.5)")
+        if same:
+            b = max(same, key=speed.get)
+            print(f"  / {b:32s} = {speed[name] / speed[b]:.2f}x  (fastest tuned TRL in {precision}; target >= 1.15)")
+        if fastest_b not in same:
+            print(f"  / {fastest_b:32s} = {speed[name] / speed[fastest_b]:.2f}x  (fastest tuned TRL in any precision)")
+    packed = f"course_utils packed {args.precision}"
+    print(f"packed / padded on this device = {speed[packed] / speed[ours]:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": threads, "model": args.model, "device": str(device), "tokens": tokens,
-                       "tokens_per_s": speed}, f, indent=1)
+                       "repeats": args.repeats, "tokens_per_s": speed}, f, indent=1)
 
 
 if __name__ == "__main__":
