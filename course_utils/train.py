@@ -100,6 +100,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         if device.type != "cuda":
             return "no"
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device.type == "cpu":
+        # accelerate would quietly train in fp32: fp16 autocast and its grad scaler are GPU features.
+        raise ValueError("TrainConfig.precision='fp16' needs a GPU; on a CPU choose 'fp32' or 'bf16'")
     return "no" if precision == "fp32" else precision
 
 

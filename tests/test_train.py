@@ -136,6 +136,8 @@ def test_precision_choice():
     assert resolve_precision("fp32", torch.device("cuda")) == "no"
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("half", torch.device("cpu"))
+    with pytest.raises(ValueError, match="'fp16' needs a GPU"):
+        resolve_precision("fp16", torch.device("cpu"))
 
 
 def test_runs_of_different_precision_follow_each_other(small_model, tokenizer, examples):
