@@ -42,10 +42,14 @@ from course_utils.train import TrainConfig, train
 
 
 def smollm2_sized(tokenizer) -> torch.nn.Module:
-    """A model of SmolLM2-135M's shape (30 layers, width 576, 9 heads / 3 KV heads), random weights."""
+    """A model of SmolLM2-135M's shape (30 layers, width 576, 9 heads / 3 KV heads), random weights.
+
+    Its vocabulary has SmolLM2's 49,152 entries, so that the output layer costs what it costs
+    there; the ticket pairs use only the first ``len(tokenizer)`` of them.
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+    config = LlamaConfig(vocab_size=max(49_152, len(tokenizer)), hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                          num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
                          tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
