@@ -5,4 +5,4 @@ Each module holds one idea of the course: ``world`` (the synthetic data), ``toke
 ``generate`` (decoding), ``plot`` and ``quiz``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

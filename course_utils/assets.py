@@ -48,12 +48,13 @@ def sha256(path: Path) -> str:
 
 
 def checksums(root: Path) -> dict[str, str]:
-    """SHA-256 of every shipped file under ``root`` except the manifest and Python files."""
+    """SHA-256 of every shipped file under ``root`` except the manifest, Python files, and the quiz banks and
+    learner notebooks (built from ``instructor/`` and ``notebooks/`` by their own commands)."""
     return {
         str(p.relative_to(root)): sha256(p)
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != MANIFEST and p.suffix != ".py" and "__pycache__" not in p.parts
-        and "quizzes" not in p.relative_to(root).parts
+        and not {"quizzes", "notebooks"} & set(p.relative_to(root).parts)
     }
 
 

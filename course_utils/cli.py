@@ -1,10 +1,12 @@
-"""The ``course-utils`` command line: rebuild the shipped assets, train from a recipe, report on a model,
-and the instructor's tools (student build, answer keys, gradebook, run check; see ``course_utils.instructor``)."""
+"""The ``course-utils`` command line: copy the notebooks out of the package, rebuild the shipped assets,
+train from a recipe, report on a model, and the instructor's tools (student build, answer keys,
+gradebook, run check; see ``course_utils.instructor``)."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from course_utils.instructor import commands as instructor_commands
 
@@ -30,9 +32,36 @@ def report(model_name: str, per_task: int) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
+def copy_notebooks(dest: Path, overwrite: bool) -> None:
+    """Copy the learner notebooks into ``dest``, asking (on a terminal) before replacing a changed one."""
+    from course_utils.notebooks import copy_notebooks as copy
+
+    report = copy(dest, ask=_ask_to_replace if sys.stdin.isatty() else None, overwrite=overwrite)
+    for name in report.copied:
+        print(f"  copied     {name}")
+    for name in report.unchanged:
+        print(f"  up to date {name}")
+    for name, backup in report.replaced:
+        print(f"  replaced   {name} (your copy is kept as {backup.name})")
+    for name in report.kept:
+        print(f"  kept       {name}: your copy differs from this release's and was left as it was "
+              f"(--overwrite replaces it, keeping yours as a .bak file)")
+    print(f"{len(report.copied)} notebooks copied into {report.dest}. Open them with: jupyter lab {report.dest}")
+
+
+def _ask_to_replace(path: Path) -> bool:
+    answer = input(f"{path} differs from this release's copy (your changes?). Replace it, keeping yours "
+                   f"as a .bak file? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course-utils", description="Tools of the LLM foundations workbook.")
     commands = parser.add_subparsers(dest="command", required=True)
+    nbs = commands.add_parser("notebooks", help="copy the workbook's notebooks (learner copies) into a folder")
+    nbs.add_argument("dest", type=Path, help="the folder to copy them into (made if missing)")
+    nbs.add_argument("--overwrite", action="store_true",
+                     help="replace notebooks you changed without asking (yours are kept as .bak files)")
     commands.add_parser("build-assets", help="rebuild data/ from seeds (same as python -m course_utils.assets)",
                         add_help=False)
     run = commands.add_parser("train", help="train from a YAML recipe (see course_utils.recipe)")
@@ -42,24 +71,28 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--per-task", type=int, default=25, help="test prompts per task type (8 types)")
     instructor_commands.add_parsers(commands)
     args, rest = parser.parse_known_args(argv)
-    if args.command in instructor_commands.COMMANDS:
-        if rest:
-            parser.error(f"unrecognised arguments: {' '.join(rest)}")
-        return instructor_commands.run(args)
     if args.command == "build-assets":
         from course_utils import assets
 
         assets.main(rest)
+        return 0
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if args.command in instructor_commands.COMMANDS:
+        return instructor_commands.run(args)
+    if args.command == "notebooks":
+        try:
+            copy_notebooks(args.dest, args.overwrite)
+        except OSError as err:
+            print(f"course-utils notebooks: error: {err}", file=sys.stderr)
+            return 2
     elif args.command == "train":
         from course_utils.recipe import Recipe, run as run_recipe
 
         run_recipe(Recipe.from_yaml(args.recipe))
     else:
-        if rest:
-            parser.error(f"unrecognised arguments: {' '.join(rest)}")
         report(args.model, args.per_task)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

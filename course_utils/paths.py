@@ -24,3 +24,8 @@ def model_dir(name: str) -> Path:
 def quiz_dir() -> Path:
     """The folder of the learner's (hashed) quiz banks."""
     return data_dir() / "quizzes"
+
+
+def learner_notebooks_dir() -> Path:
+    """The learner copies of the notebooks (no solutions) that the package carries."""
+    return data_dir() / "notebooks"

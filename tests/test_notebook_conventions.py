@@ -1,7 +1,7 @@
 """The chapter notebooks keep the workbook's conventions, checked without running them.
 
-Each notebook opens with a title and its learning goals, installs the package on Colab in its first
-code cell, has one ``parameters`` cell, at least two exercises marked for nbgrader with a check cell
+Each notebook opens with a title and its learning goals (its Colab badge and install cell are checked
+in ``test_colab.py``), has one ``parameters`` cell, at least two exercises marked for nbgrader with a check cell
 after each, its predict-then-run questions, a summary, and no stored outputs. Every question of the
 chapter's instructor bank is shown in the notebook its ``notebook:`` field names, under a heading equal
 to its ``section:`` field. (Running the notebooks is nbval's job: ``pytest --nbval-lax notebooks``.)
@@ -95,15 +95,6 @@ def test_title_and_learning_goals_open_the_notebook(notebook):
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell is the title"
     assert "learning goals" in first.source.lower(), "the first cell states the learning goals"
-
-
-def test_the_first_code_cell_installs_the_package_on_colab_only(notebook):
-    _, nb = notebook
-    lines = [line.strip() for line in code_cells(nb)[0].source.splitlines() if line.strip()]
-    assert lines[0] == "import sys"
-    assert lines[1].startswith('if "google.colab" in sys.modules:')
-    assert lines[2] == "%pip install --quiet course-utils"
-    assert len(lines) == 3
 
 
 def test_exactly_one_parameters_cell_sized_by_the_settings(notebook):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import course_utils
+from course_utils.paths import learner_notebooks_dir
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
@@ -29,9 +30,26 @@ def repo_root() -> Path:
     return Path(course_utils.__file__).resolve().parents[1]
 
 
+def source_notebooks_dir() -> Path:
+    """The repository's ``notebooks/``, with the solutions: the input of the student build.
+
+    Only a clone of the repository has it; an installed package carries the learner copies alone.
+    """
+    folder = repo_root() / "notebooks"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            "the source notebooks (with solutions) are not part of an installed package; the student "
+            "build and answer keys run from a clone of the workbook's repository")
+    return folder
+
+
 def notebooks_dir() -> Path:
-    """The workbook's ``notebooks/`` folder: the default input of every notebook tool."""
-    return repo_root() / "notebooks"
+    """The default input of the notebook tools: the repository's ``notebooks/`` in a clone,
+    else the learner copies that the installed package carries (``course_utils/data/notebooks``)."""
+    try:
+        return source_notebooks_dir()
+    except FileNotFoundError:
+        return learner_notebooks_dir()
 
 
 def find_notebooks(paths: list[Path] | None = None) -> list[Path]:
@@ -53,9 +71,10 @@ def find_notebooks(paths: list[Path] | None = None) -> list[Path]:
 
 
 def display_name(notebook: Path) -> str:
-    """A notebook's name as the instructor knows it: relative to ``notebooks/`` when inside it."""
+    """A notebook's name as the instructor knows it: relative to ``notebooks/`` (or to the learner
+    copies' folder) when inside it."""
     notebook = notebook.resolve()
-    try:
-        return notebook.relative_to(notebooks_dir().resolve()).as_posix()
-    except ValueError:
-        return notebook.name
+    for folder in (repo_root() / "notebooks", learner_notebooks_dir()):
+        if notebook.is_relative_to(folder.resolve()):
+            return notebook.relative_to(folder.resolve()).as_posix()
+    return notebook.name

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from course_utils import settings
+from course_utils.instructor import markers
 
 if TYPE_CHECKING:
     from nbclient import NotebookClient
@@ -91,12 +92,25 @@ def _error(index: int, ename: str, evalue: str) -> CellError:
 
 
 def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
-                 stop_before: int | None = None) -> CellError | None:
-    """Execute ``nb``'s code cells in order (up to ``stop_before``); the first error, or None."""
+                 stop_before: int | None = None, leave_exercises: bool = False) -> CellError | None:
+    """Execute ``nb``'s code cells in order (up to ``stop_before``); the first error, or None.
+
+    With ``leave_exercises`` a learner copy runs as a learner who has not done the exercises yet:
+    an exercise stub that raises its ``NotImplementedError``, and the nbgrader check cells after
+    it, do not count as errors.
+    """
     end = len(nb.cells) if stop_before is None else stop_before
+    exercise_open = False  # an exercise stub was run and left unanswered
     with fresh_kernel(nb, folder, size, timeout) as run:
         for index in range(end):
-            if nb.cells[index].cell_type == "code" and (error := run(index)) is not None:
+            cell = nb.cells[index]
+            if cell.cell_type != "code" or (error := run(index)) is None:
+                continue
+            if not leave_exercises:
+                return error
+            if markers.is_stub_cell(cell) and error.ename == markers.STUB_ERROR:
+                exercise_open = True
+            elif not (exercise_open and markers.is_check_cell(cell)):
                 return error
     return None
 

@@ -56,6 +56,12 @@ def is_solution_cell(cell: NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
 
 
+def is_check_cell(cell: NotebookNode) -> bool:
+    """nbgrader's mark of a cell that checks an exercise: graded, and not itself an answer."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution", False)
+
+
 def is_stub_cell(cell: NotebookNode) -> bool:
     """A code cell of a student notebook where the learner's code goes."""
     return cell.get("cell_type") == "code" and CODE_STUB.splitlines()[-1] in cell.get("source", "")

@@ -1,7 +1,8 @@
 """The run check: execute every notebook headless, as a class of a given size would, and report.
 
 Each notebook runs in a fresh kernel (``kernel.py``) with ``$COURSE_UTILS_SIZE`` set to the size
-checked, so its parameters cell picks that size's settings (``settings.pick``). The result is a
+checked, so its parameters cell picks that size's settings (``settings.pick``). A learner copy (``course-utils
+notebooks``) runs as a learner who has not done its exercises: their stubs and check cells may fail. The result is a
 table of notebook, pass/fail and wall time, with the first error line of each failure::
 
     notebook              result   time   error
@@ -51,7 +52,7 @@ def run_one(path: Path, size: str, timeout: int = kernel.DEFAULT_TIMEOUT_S) -> N
     started = time.perf_counter()
     try:
         nb = nbformat.read(path, as_version=4)
-        error = kernel.run_notebook(nb, path.parent, size, timeout)
+        error = kernel.run_notebook(nb, path.parent, size, timeout, leave_exercises=True)
         message = None if error is None else str(error)
     except Exception as err:  # a notebook that cannot be read or a kernel that cannot start
         message = f"{type(err).__name__}: {kernel.first_line(str(err))}"

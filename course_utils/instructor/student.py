@@ -114,7 +114,11 @@ def check_learner_banks() -> None:
     from course_utils.paths import quiz_dir
     from course_utils.quiz import build as quiz_build
 
-    stale = quiz_build.build(quiz_build.instructor_dir(), quiz_dir(), check=True)
+    source = quiz_build.instructor_dir()
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: the instructor quiz banks are not part of an installed package; "
+                                f"the student build runs from a clone of the workbook's repository")
+    stale = quiz_build.build(source, quiz_dir(), check=True)
     if stale:
         names = ", ".join(str(p) for p in stale)
         raise StaleBanksError(f"the learner quiz banks are out of date with instructor/quizzes ({names}); "
