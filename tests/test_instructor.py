@@ -213,11 +213,45 @@ def test_gradebook_skips_a_corrupt_file_by_name_and_writes_the_rows_of_the_good_
     assert f"warning: skipped {hand_in / 'bob.json'}: cannot be read as JSON" in capsys.readouterr().err
     with open(out, newline="") as f:
         assert list(csv.reader(f)) == [
-            ["learner", "notebook", "question", "attempts", "first_try_correct", "score"],
-            ["ada", "ch02/01_next_token_prediction.ipynb", "ch02.targets", "1", "True", "1"],
-            ["ada", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "2", "False", "0.5"],
-            ["grace", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "1", "False", "0"],
+            ["learner", "file", "notebook", "question", "attempts", "first_try_correct", "score"],
+            ["ada", "ada/progress.json", "ch02/01_next_token_prediction.ipynb", "ch02.targets", "1", "True", "1"],
+            ["ada", "ada/progress.json", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "2", "False", "0.5"],
+            ["grace", "grace.json", "ch04/01_base_vs_instruct.ipynb", "ch04.s1", "1", "False", "0"],
         ]
+
+
+def test_gradebook_keeps_two_files_of_one_name_apart_and_reports_the_conflict_and_shared_names(tmp_path, capsys):
+    hand_in = tmp_path / "hand-in"
+    monday = ProgressStore(hand_in / "monday" / "progress-ada.json", learner="ada")
+    monday.record("ch04.s1", "ch04", "b", True, "nb.ipynb")
+    other = ProgressStore(hand_in / "progress-ada.json", learner="ada")
+    other.record("ch04.s1", "ch04", "a", False, "nb.ipynb")
+    other.record("ch04.s1", "ch04", "a", False, "nb.ipynb")
+    ProgressStore(hand_in / "colab.json", learner="root").record("ch04.s1", "ch04", "b", True, "nb.ipynb")
+    ProgressStore(hand_in / "hub.json", learner="root").record("ch04.s1", "ch04", "b", True, "nb.ipynb")
+
+    book = gradebook.collect(hand_in)
+    assert [(r.learner, r.file, r.attempts, r.score) for r in book.rows] == [
+        ("ada", "monday/progress-ada.json", 1, 1.0),
+        ("ada", "progress-ada.json", 2, 0.0),  # never merged with the other file of the same name
+        ("root", "colab.json", 1, 1.0),  # included, though nobody can tell whose it is
+        ("root", "hub.json", 1, 1.0),
+    ]
+    assert book.same_name == {"ada": ["monday/progress-ada.json", "progress-ada.json"]}  # root is no conflict
+    assert book.shared_name == [("colab.json", "root"), ("hub.json", "root")]
+
+    out = tmp_path / "grades.csv"
+    assert cli.main(["gradebook", str(hand_in), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"warning: {line}" for line in book.warnings()] and len(err) == 3
+    assert err[0].startswith("warning: learner 'ada' is in 2 files: monday/progress-ada.json, progress-ada.json; "
+                             "their rows are kept apart")
+    assert err[1].startswith("warning: colab.json: cannot tell who this is: its answers are under the shared "
+                             "login name 'root'")
+    with open(out, newline="") as f:
+        assert [row[:2] for row in csv.reader(f)] == [["learner", "file"], ["ada", "monday/progress-ada.json"],
+                                                     ["ada", "progress-ada.json"], ["root", "colab.json"],
+                                                     ["root", "hub.json"]]
 
 
 def test_gradebook_of_an_empty_folder_is_the_header_and_a_message(tmp_path, capsys):

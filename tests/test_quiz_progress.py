@@ -10,7 +10,7 @@ import pytest
 
 from course_utils import quiz
 from course_utils.quiz import store as store_module
-from course_utils.quiz.store import ProgressStore, ProgressWarning, default_path, learner_id
+from course_utils.quiz.store import ProgressStore, ProgressWarning, default_path
 
 
 def test_a_record_holds_attempts_first_try_solved_answer_times_learner_and_notebook(tmp_path, monkeypatch):
@@ -31,9 +31,10 @@ def test_a_record_holds_attempts_first_try_solved_answer_times_learner_and_noteb
 def test_path_and_learner_come_from_the_environment_unless_given(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_UTILS_PROGRESS", str(tmp_path / "env.json"))
     monkeypatch.setenv("COURSE_UTILS_LEARNER", "grace")
-    assert default_path() == tmp_path / "env.json" and learner_id() == "grace"
-    assert ProgressStore().path == tmp_path / "env.json"
-    assert ProgressStore(tmp_path / "arg.json", learner="alan").path == tmp_path / "arg.json"
+    assert default_path() == tmp_path / "env.json"
+    assert ProgressStore().path == tmp_path / "env.json" and ProgressStore().learner == "grace"
+    given = ProgressStore(tmp_path / "arg.json", learner="alan")
+    assert given.path == tmp_path / "arg.json" and given.learner == "alan"
     monkeypatch.delenv("COURSE_UTILS_PROGRESS")
     assert default_path() == default_path().home() / ".course_utils" / "progress.json"
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from course_utils import settings
-from course_utils.instructor import display_name, find_notebooks
+from course_utils.instructor import display_name, find_notebooks, source_notebooks_dir
 
 
 def _warn(message: str) -> None:
@@ -28,7 +28,7 @@ def student_build(args: argparse.Namespace) -> int:
     """``course-utils student-build``: write the student notebooks, prove they leak nothing, optionally run them."""
     from course_utils.instructor import student
 
-    report = student.build(find_notebooks(args.paths), args.out)
+    report = student.build(find_notebooks(args.paths or [source_notebooks_dir()]), args.out)
     print(f"student build of {len(report.notebooks)} notebooks into {report.out} "
           f"(learner quiz banks up to date with instructor/quizzes)")
     for nb in report.notebooks:
@@ -78,18 +78,20 @@ def answer_key(args: argparse.Namespace) -> int:
 
 
 def gradebook(args: argparse.Namespace) -> int:
-    """``course-utils gradebook``: the progress files of a folder as one CSV."""
+    """``course-utils gradebook``: the progress files of a folder as one CSV; names to check go to stderr."""
     from course_utils.instructor import gradebook as grades
 
     book = grades.collect(args.folder)
     for path, reason in book.skipped:
         _warn(f"warning: skipped {path}: {reason}")
+    for line in book.warnings():
+        _warn(f"warning: {line}")
     book.write_csv(args.out)
     if not book.rows:
         print(f"no quiz progress found in {args.folder}; wrote {args.out} with the header only")
     else:
-        learners = len({row.learner for row in book.rows})
-        print(f"{len(book.rows)} answers of {learners} learners from {len(book.files_read)} files -> {args.out}")
+        names = len({row.learner for row in book.rows})
+        print(f"{len(book.rows)} answers under {names} learner names from {len(book.files_read)} files -> {args.out}")
     return 0
 
 
@@ -129,7 +131,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     book.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write (default: %(default)s)")
 
     run = commands.add_parser("check", help="execute notebooks headless at a class size; a pass/fail table")
-    run.add_argument("notebooks", nargs="*", type=Path, help="notebooks or folders (default: all of notebooks/)")
+    run.add_argument("notebooks", nargs="*", type=Path, help="notebooks or folders (default: all of notebooks/ in a clone "
+                                                               "of the repository, else the learner copies)")
     run.add_argument("--size", choices=sizes, help="cpu, t4 or gpu (default: $COURSE_UTILS_SIZE, "
                                                   "course_utils.yaml, else cpu)")
     run.add_argument("--chapter", choices=runcheck.CHAPTERS, help="only this chapter's notebooks")

@@ -1,12 +1,14 @@
 """The gradebook: the learners' quiz progress files collected into one table.
 
-Learners hand in their progress file (``~/.course_utils/progress.json``, written by the quiz
-widget, see ``course_utils/quiz/store.py``); the instructor puts them in one folder, in any
-sub-folders and under any names ending in ``.json``. Each question a learner answered becomes
-one row:
+Learners hand in their progress file (written by ``quiz.export()`` as ``progress-<name>.json``,
+or the raw ``~/.course_utils/progress.json``; see ``course_utils/quiz/store.py``); the instructor
+puts them in one folder, in any sub-folders and under any names ending in ``.json``. Each
+question a learner answered becomes one row:
 
 ===================  ===========================================================================
-learner              the name the file records (``$COURSE_UTILS_LEARNER`` or the login name)
+learner              the name the file records the answers under (the name the learner gave,
+                     ``$COURSE_UTILS_LEARNER``, or else the login name)
+file                 the file the row comes from, relative to the folder
 notebook             the notebook the question was answered in (``ch04/01_base_vs_instruct.ipynb``)
 question             the question id (``ch04.s1``)
 attempts             how many times the learner pressed Check
@@ -16,9 +18,13 @@ score                ``1 / attempts`` if the question was answered right at some
 ===================  ===========================================================================
 
 Opening the answer ("Reveal") is possible only after an attempt and is not scored apart: its
-cost is the attempts before it. A file that cannot be read as progress is skipped, named in
-the returned list, and the rest still make the table; if the same learner's question appears
-in several files (two machines, two hand-ins), the record with more attempts is kept.
+cost is the attempts before it. Rows are kept by learner name and file together, so two files
+are never merged: a name is only what a learner typed, and two learners may type the same one,
+or one learner may hand in twice. When two files carry the same name, both keep their rows and
+the gradebook reports a conflict naming the learner and the files, for the instructor to settle.
+A file whose learner is a shared login name (``root``, ``jovyan``, ...; see
+``store.SHARED_LOGINS``) is included but reported: it cannot tell who this is. A file that
+cannot be read as progress is skipped, named in the report, and the rest still make the table.
 """
 from __future__ import annotations
 
@@ -27,14 +33,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS = ("learner", "notebook", "question", "attempts", "first_try_correct", "score")
+from course_utils.quiz.store import is_shared_login
+
+COLUMNS = ("learner", "file", "notebook", "question", "attempts", "first_try_correct", "score")
 
 
 @dataclass(frozen=True)
 class Row:
-    """One learner's result on one question."""
+    """One learner's result on one question, from one file."""
 
     learner: str
+    file: str
     notebook: str
     question: str
     attempts: int
@@ -44,11 +53,23 @@ class Row:
 
 @dataclass
 class Gradebook:
-    """The rows of every readable file, and the files skipped with the reason why."""
+    """The rows of every readable file, the files skipped, and the names that do not tell learners apart."""
 
     rows: list[Row]
     files_read: list[Path]
     skipped: list[tuple[Path, str]]
+    same_name: dict[str, list[str]]  # a learner name found in several files -> those files
+    shared_name: list[tuple[str, str]]  # (file, learner) where the learner is a shared login name
+
+    def warnings(self) -> list[str]:
+        """What the instructor must look at by hand, one line each."""
+        lines = [f"learner {name!r} is in {len(files)} files: {', '.join(files)}; their rows are kept apart "
+                 f"(column 'file'): check whether this is one learner's two hand-ins or two learners of the "
+                 f"same name" for name, files in self.same_name.items()]
+        lines += [f"{file}: cannot tell who this is: its answers are under the shared login name {learner!r}; "
+                  f"ask the learner to give their name (quiz.set_learner) and hand in again"
+                  for file, learner in self.shared_name]
+        return lines
 
     def write_csv(self, path: Path) -> None:
         """Write the rows under :data:`COLUMNS`; with no rows, the header alone."""
@@ -57,7 +78,7 @@ class Gradebook:
             writer = csv.writer(f)
             writer.writerow(COLUMNS)
             for row in self.rows:
-                writer.writerow([row.learner, row.notebook, row.question, row.attempts,
+                writer.writerow([row.learner, row.file, row.notebook, row.question, row.attempts,
                                  row.first_try_correct, f"{row.score:.3g}"])
 
 
@@ -66,8 +87,8 @@ def score(attempts: int, correct: bool) -> float:
     return 1.0 / attempts if correct and attempts > 0 else 0.0
 
 
-def read_progress(path: Path) -> list[Row]:
-    """The rows of one progress file; a ValueError says why the file is not one."""
+def read_progress(path: Path, file: str) -> list[Row]:
+    """The rows of one progress file, labelled ``file``; a ValueError says why the file is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -79,35 +100,38 @@ def read_progress(path: Path) -> list[Row]:
         if not isinstance(records, dict):
             raise ValueError(f"learner {learner!r}: expected a mapping of question ids to records")
         for question, rec in records.items():
-            rows.append(_row(learner, question, rec))
+            rows.append(_row(learner, file, question, rec))
     return rows
 
 
-def _row(learner: str, question: str, rec: object) -> Row:
+def _row(learner: str, file: str, question: str, rec: object) -> Row:
     """One record as a row, checked, so a hand-edited file fails with the question named."""
     if not isinstance(rec, dict) or not isinstance(rec.get("attempts"), int) or rec["attempts"] < 0:
         raise ValueError(f"learner {learner!r}, question {question!r}: a record needs a whole number 'attempts'")
     attempts, correct = rec["attempts"], bool(rec.get("correct"))
-    return Row(learner, str(rec.get("notebook", "")), question, attempts,
+    return Row(learner, file, str(rec.get("notebook", "")), question, attempts,
                bool(rec.get("first_try_correct")), score(attempts, correct))
 
 
 def collect(folder: Path) -> Gradebook:
-    """Read every ``*.json`` under ``folder`` (recursively) into one gradebook."""
+    """Read every ``*.json`` under ``folder`` (recursively) into one gradebook; no two files are merged."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of progress files")
-    best: dict[tuple[str, str], Row] = {}
+    rows: list[Row] = []
     read, skipped = [], []
     for path in sorted(p for p in folder.rglob("*.json") if p.is_file()):
         try:
-            rows = read_progress(path)
+            rows += read_progress(path, path.relative_to(folder).as_posix())
         except ValueError as err:
             skipped.append((path, str(err)))
             continue
         read.append(path)
-        for row in rows:
-            key = (row.learner, row.question)
-            if key not in best or row.attempts > best[key].attempts:
-                best[key] = row
-    rows = sorted(best.values(), key=lambda r: (r.learner, r.notebook, r.question))
-    return Gradebook(rows, read, skipped)
+    files_of: dict[str, list[str]] = {}
+    for learner, file in sorted({(row.learner, row.file) for row in rows}):
+        files_of.setdefault(learner, []).append(file)
+    same_name = {learner: files for learner, files in files_of.items()
+                 if len(files) > 1 and not is_shared_login(learner)}  # a shared name is reported below
+    shared_name = sorted((file, learner) for learner, files in files_of.items() if is_shared_login(learner)
+                         for file in files)
+    rows.sort(key=lambda r: (r.learner, r.file, r.notebook, r.question))
+    return Gradebook(rows, read, skipped, same_name, shared_name)

@@ -10,31 +10,38 @@ In a notebook::
     quiz.show_section("ch04", concepts=["C03"])   # a quiz with a score
     quiz.progress()                               # a table of progress by chapter
 
+    quiz.export()                                 # progress-<your-name>.json, to hand in
+
 From Python (tests, scripts)::
 
+    quiz.set_learner("Ada Lovelace")              # whose answers these are (kept in the progress file)
     fb = quiz.question("ch04.s1").answer("b")
     fb.correct, fb.text
 
 The learner's banks (``data/quizzes``) hold hashed and sealed answers: this deters peeking
 and is not security (see ``keys.py``). Progress goes to ``~/.course_utils/progress.json``
-or wherever ``COURSE_UTILS_PROGRESS`` points (see ``store.py``).
+or wherever ``COURSE_UTILS_PROGRESS`` points (see ``store.py``). On Colab and on shared
+logins (``root``, ``jovyan``, ...) the first quiz asks for the learner's name and the
+progress file keeps it; ``COURSE_UTILS_LEARNER`` still wins.
 """
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
 from course_utils.paths import quiz_dir
 from course_utils.quiz.bank import CONCEPTS, SCENARIOS, TOPICS, Bank, BankError, Feedback, Question, load_banks, select
-from course_utils.quiz.store import ProgressStore, ProgressWarning
-from course_utils.quiz.widget import PredictionView, QuestionView, SectionView
+from course_utils.quiz.store import ProgressStore, ProgressWarning, login_name, on_colab
+from course_utils.quiz.widget import PredictionView, QuestionView, SectionView, name_saved
 
 __all__ = [
     "CONCEPTS", "SCENARIOS", "TOPICS", "Bank", "BankError", "Feedback", "ProgressStore", "ProgressWarning",
     "PredictionView", "Question", "QuestionView", "SectionView",
-    "banks", "predict", "progress", "question", "questions", "show", "show_section",
+    "banks", "export", "predict", "progress", "question", "questions", "set_learner", "show", "show_section",
 ]
 
 
@@ -116,3 +123,51 @@ def progress(by: str = "chapter", learner: str | None = None, path: str | Path |
     summary.loc["all"] = summary.sum()
     summary["solved %"] = (100 * summary["solved"] / summary["questions"]).round(0).astype(int)
     return summary
+
+
+def set_learner(name: str) -> str:
+    """Say who is answering: ``name`` is saved in the progress file and the answers kept so far move to it."""
+    store = ProgressStore()
+    saved = store.set_learner(name)
+    name_saved(store.path, saved)  # a name prompt already shown stops asking
+    print(f"Your quiz answers are recorded as {saved!r} (saved in {store.path}).")
+    if store.learner != saved:
+        print(f"But $COURSE_UTILS_LEARNER is set to {store.learner!r}, and it wins while it is set.")
+    return saved
+
+
+def export(path: str | Path | None = None) -> Path:
+    """Write this learner's progress to hand in: ``progress-<name>.json`` here, or ``path``; on Colab, download it.
+
+    Returns the file written. Refuses while no name was given on Colab or a shared login,
+    since the file would not say whose answers these are.
+    """
+    store = ProgressStore()
+    if store.needs_name:
+        raise ValueError(
+            f"Whose progress is this? This notebook runs as {login_name()!r}, a login many learners share, so "
+            f"give your name first: quiz.set_learner('Ada Lovelace') (or the box above the first quiz), "
+            f"then run quiz.export() again."
+        )
+    content = store.hand_in()
+    name = content["learner"]
+    target = Path(path or ".").expanduser()
+    if path is None or target.is_dir():
+        target = target / f"progress-{_slug(name)}.json"
+    target.write_text(json.dumps(content, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    answered = len(content["learners"][name])
+    print(f"Wrote the quiz progress of {name} ({answered} question{'s' * (answered != 1)} answered) "
+          f"to {target.resolve()}.")
+    if on_colab():
+        from google.colab import files  # only on Colab: offers the file as a browser download
+
+        files.download(str(target))
+        print("Your browser is downloading it: hand in the downloaded file as your course asks.")
+    else:
+        print("Hand in this file as your course asks (upload it or send it to your instructor).")
+    return target
+
+
+def _slug(name: str) -> str:
+    """``Ada Lovelace`` -> ``ada-lovelace``: a name that is safe in a file name (letters of any script kept)."""
+    return re.sub(r"\W+", "-", name.lower()).strip("-_")

@@ -8,11 +8,17 @@ rely on colour. Every control is a native input or button and works from the key
 Each view is displayed as one bundle holding both the widget and a ``text/markdown`` form
 of the question without its answer: JupyterLab, Colab and VS Code show the widget, while
 GitHub, nbviewer and a notebook saved by a headless run show the Markdown.
+
+Where the login name cannot tell learners apart (Colab, shared logins: see ``store.py``), the
+quizzes shown before a name is given carry one shared :class:`NamePrompt` (a text box and a
+button) above them. Answering still works meanwhile: the feedback says the answer is kept
+under the login name, and it moves to the learner's name once given.
 """
 from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -20,7 +26,7 @@ from IPython.display import display
 
 from course_utils.quiz.bank import Feedback, Question
 from course_utils.quiz.render import inline_html, markdown_html, question_markdown
-from course_utils.quiz.store import ProgressStore
+from course_utils.quiz.store import ProgressStore, login_name, on_colab
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -51,6 +57,78 @@ def _lines_html(text: str) -> str:
     return f'<div class="cu-feedback" role="status" aria-live="polite">{body}</div>'
 
 
+class NamePrompt:
+    """Asks for the learner's name, once for all the quizzes of one progress file, and saves it there."""
+
+    def __init__(self, store: ProgressStore):
+        self.store = store
+        self.message = widgets.HTML(markdown_html(_ask_text()))
+        self.name = widgets.Text(value="", placeholder="e.g. Ada Lovelace", description="Your name:",
+                                 style={"description_width": "initial"})
+        self.save_button = widgets.Button(description="Save my name", button_style="primary")
+        self.feedback = widgets.HTML("")
+        self.save_button.on_click(lambda _: self._save())
+        self.box = widgets.VBox([self.message, widgets.HBox([self.name, self.save_button]), self.feedback])
+        self.box.add_class("cu-quiz")
+
+    def _save(self) -> None:
+        try:
+            name = self.store.set_learner(self.name.value)
+        except ValueError as err:  # an empty or shared name: say why, keep asking
+            self.feedback.value = _lines_html(f"✗ {err}")
+            return
+        except OSError as err:
+            self.feedback.value = _lines_html(f"✗ Your name could not be saved ({err}); "
+                                              f"answers stay under the login name.")
+            return
+        name_saved(self.store.path, name)
+
+    def show_saved(self, name: str) -> None:
+        """Stop asking: show the saved name and how to hand the answers in."""
+        self.name.value = name
+        self.name.disabled = self.save_button.disabled = True
+        self.feedback.value = _lines_html(
+            f"✓ Saved: your answers are recorded as **{name}**, in this and later notebooks on this machine.\n"
+            f"To hand them in, run `quiz.export()`."
+        )
+
+
+def _ask_text() -> str:
+    """Why the name is asked for, in Markdown."""
+    login = login_name()
+    why = (f"On Colab every notebook runs as `{login}`" if on_colab()
+           else f"This notebook runs as `{login}`, a login that many learners share")
+    return (
+        f"**Who is answering?** {why}, so the quizzes need your name to know whose answers these are. "
+        f"Type it and press *Save my name*; it is kept for every later quiz on this machine. Until then "
+        f"your answers are kept under `{login}` and move to your name when you save it. "
+        f"(In code: `quiz.set_learner(\"Ada Lovelace\")`.)"
+    )
+
+
+_PROMPTS: dict[Path, NamePrompt] = {}  # one prompt per progress file, shown above every quiz until answered
+
+
+def name_prompt(store: ProgressStore) -> NamePrompt | None:
+    """The prompt the quizzes of ``store`` share while it needs a name, else None."""
+    try:
+        needed = store.needs_name
+    except OSError:  # the progress file cannot be reached: there is nowhere to save a name either
+        return None
+    if not needed:
+        return None
+    if store.path not in _PROMPTS:
+        _PROMPTS[store.path] = NamePrompt(store)
+    return _PROMPTS[store.path]
+
+
+def name_saved(path: Path, name: str) -> None:
+    """The name for the progress file ``path`` was saved: the prompt shown for it stops asking."""
+    prompt = _PROMPTS.pop(path, None)
+    if prompt is not None:
+        prompt.show_saved(name)
+
+
 class QuestionView:
     """One question: its controls, a Check button, Hint and Reveal, and feedback in words."""
 
@@ -59,6 +137,7 @@ class QuestionView:
     def __init__(self, question: Question, store: ProgressStore | None = None, notebook: str | None = None):
         self.question = question
         self.store = store or ProgressStore()
+        self.name_prompt = name_prompt(self.store)
         self.notebook = notebook or current_notebook(question.notebook)
         self.attempted = False
         self.listeners: list[Callable[[Feedback], None]] = []  # told after every check
@@ -145,6 +224,8 @@ class QuestionView:
             self.store.record(self.question.id, self.question.chapter, feedback.answer, feedback.correct, self.notebook)
         except OSError as err:
             return f"(Your answer was checked but not saved: {err}.)"
+        if self.name_prompt is not None and self.store.needs_name:
+            return f"(Kept under the login name `{login_name()}` until you give your name above.)"
         return ""
 
     def _show_feedback(self, feedback: Feedback, note: str) -> None:
@@ -170,8 +251,8 @@ class QuestionView:
         return question_markdown(self.question)
 
     def display(self) -> None:
-        """Show the widget, with the Markdown form for front ends that cannot show widgets."""
-        show_bundle(self.box, self.markdown())
+        """Show the widget (below the name prompt, if asked), with the Markdown form for front ends without widgets."""
+        show_bundle(_below(self.name_prompt, self.box), self.markdown())
 
 
 class PredictionView(QuestionView):
@@ -253,6 +334,7 @@ class SectionView:
     def __init__(self, questions: list[Question], title: str, store: ProgressStore | None = None,
                  notebook: str | None = None):
         self.store = store or ProgressStore()
+        self.name_prompt = name_prompt(self.store)
         self.title = title
         # Predict questions are plain single-choice ones here: their experiment has already run.
         self.views = [QuestionView(q, self.store, notebook) for q in questions]
@@ -289,7 +371,12 @@ class SectionView:
         return "\n\n---\n\n".join(parts)
 
     def display(self) -> None:
-        show_bundle(self.box, self.markdown())
+        show_bundle(_below(self.name_prompt, self.box), self.markdown())
+
+
+def _below(prompt: NamePrompt | None, box: widgets.Widget) -> widgets.Widget:
+    """``box`` with the name prompt above it, if there is one."""
+    return box if prompt is None else widgets.VBox([prompt.box, box])
 
 
 def show_bundle(widget: widgets.Widget, markdown: str) -> None:
