@@ -74,6 +74,8 @@ def test_apply_puts_badge_and_cell_into_a_notebook_without_them():
     assert nb.cells[0].source.split("\n")[2] == colab.badge(rel, "ch09/01_a.ipynb")
     assert [cell.source for cell in nb.cells[1:]] == [colab.install_cell(rel), "x = 1"]
     assert colab.apply(nb, rel, "ch09/01_a.ipynb") is False, "a second apply changes nothing"
+    compile(colab.install_cell(rel), "install cell", "exec")  # the cell is valid Python
+    assert max(map(len, colab.install_cell(rel).splitlines())) <= 100, "no line runs off a notebook's width"
 
 
 def test_a_repository_that_is_not_on_github_is_refused():

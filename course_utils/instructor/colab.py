@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LEARNER_COPIES = "data/notebooks"  # where the repository keeps the learner copies the badges open
-INSTALL_FAILED = "Installing the workbook failed, so this notebook stops here."
+INSTALL_FAILED = "failed, so this notebook stops here"  # after "Installing <requirement> "
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,12 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
     WORKBOOK = "{rel.requirement}"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKBOOK], capture_output=True, text=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKBOOK],
+                         capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"{INSTALL_FAILED} pip could not install {{WORKBOOK}}:\\n"
-                           + pip.stderr[-1500:] + "\\nCheck the runtime's internet connection, then run this cell again.")
+        raise RuntimeError(f"Installing {{WORKBOOK}} {INSTALL_FAILED}.\\n"
+                           f"{{pip.stderr[-1500:]}}\\n"
+                           "Check the runtime's internet connection, then run this cell again.")
     from google.colab import output
     output.enable_custom_widget_manager()  # lets Colab draw the quizzes' widgets
     print(f"installed {{WORKBOOK}}")'''
