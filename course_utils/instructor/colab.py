@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import course_utils
@@ -50,11 +49,11 @@ class Release:
                 f"/blob/v{self.version}/{LEARNER_COPIES}/{notebook}")
 
 
-def release(pyproject: Path | None = None) -> Release:
+def release() -> Release:
     """The release described by the repository's ``pyproject.toml`` and ``course_utils.__version__``."""
     import tomllib  # Python 3.11+: this is an instructor tool, run from a clone of the repository
 
-    path = pyproject or repo_root() / "pyproject.toml"
+    path = repo_root() / "pyproject.toml"
     project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
     repository = project.get("urls", {}).get("Repository")
     if not repository:
