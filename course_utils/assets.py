@@ -40,7 +40,6 @@ BLOCK_SIZE = 512
 PRETRAIN = TrainConfig(max_steps=1200, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
 PRETRAIN_BATCH = 8
 FLAWED_PER_TASK = 300
-INSTRUCT_STEPS = 600
 
 
 def sha256(path: Path) -> str:
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=data_dir(), help="folder to write (default: the package's data/)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the world and of training")
     parser.add_argument("--steps", type=int, default=PRETRAIN.max_steps, help="pre-training steps of tiny-base")
-    parser.add_argument("--sft-steps", type=int, default=INSTRUCT_STEPS, help="fine-tuning steps of tiny-instruct")
+    parser.add_argument("--sft-steps", type=int, default=INSTRUCT_SFT.steps, help="fine-tuning steps of tiny-instruct")
     args = parser.parse_args(argv)
 
     configure_threads(1)  # one thread: reproducible weights, and the other core stays free

@@ -12,21 +12,20 @@ from course_utils.instructor import commands as instructor_commands
 
 
 def report(model_name: str, per_task: int) -> None:
-    """Print a model's held-out perplexity on the corpus and its score on held-out instructions."""
-    from course_utils.evaluate import evaluate_model, perplexity
+    """Print a model's scorecard (see ``course_utils.scorecard``) and an example answer per task."""
     from course_utils.models import load_model
-    from course_utils.shipped import load_corpus, load_instructions
+    from course_utils.scorecard import held_out_prompts, score_model
 
     model, tokenizer = load_model(model_name)
     started = time.perf_counter()
-    ppl = perplexity(model, tokenizer, [row["text"] for row in load_corpus("validation")])
-    print(f"{model_name}: perplexity on the corpus validation split = {ppl:.3f}")
-    test = load_instructions("test")
-    rows = [r for task in dict.fromkeys(r["task"] for r in test) for r in [x for x in test if x["task"] == task][:per_task]]
-    evaluation = evaluate_model(model, tokenizer, rows)
-    print(f"{model_name}: {len(rows)} held-out instruction prompts (test split), scores per task type:")
+    prompts = held_out_prompts(per_task)
+    card, evaluation = score_model(model, tokenizer, prompts)
+    print(f"{model_name}: perplexity on the corpus validation split = {card.perplexity:.3f}")
+    print(f"{model_name}: names and numbers predicted when they recur in a document = {card.copying:.3f} "
+          f"(first mentions: {card.first_mentions:.3f})")
+    print(f"{model_name}: {len(prompts)} held-out instruction prompts (test split), scores per task type:")
     print(evaluation.table.to_string())
-    print(f"overall instruction-following rate (correct answers): {evaluation.overall:.3f}")
+    print(f"overall instruction-following rate (correct answers): {card.instruction_following:.3f}")
     print("examples of answers:")
     print(evaluation.answers.groupby("task").head(1)[["task", "answer"]].to_string(index=False, max_colwidth=90))
     print(f"({time.perf_counter() - started:.0f} s)")
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("recipe", help="path to the recipe's YAML file")
     rep = commands.add_parser("report", help="perplexity and instruction scores of a model")
     rep.add_argument("--model", default="tiny-base", help="shipped name, local folder or hub id")
-    rep.add_argument("--per-task", type=int, default=25, help="test prompts per task type (8 types)")
+    rep.add_argument("--per-task", type=int, default=100, help="test prompts per task type (8 types, 100 each)")
     instructor_commands.add_parsers(commands)
     args, rest = parser.parse_known_args(argv)
     if args.command == "build-assets":

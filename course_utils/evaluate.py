@@ -129,6 +129,57 @@ def perplexity(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts
     return math.exp(evaluate_loss(model, language_model_batches(blocks, batch_size, document_start_token(tokenizer))))
 
 
+_WORD = re.compile(r"[A-Za-z0-9+][\w'+-]*")
+_SENTENCE_START = re.compile(r"(^|[.!?:]\s+|\n)$")
+
+
+def name_or_number_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the names and numbers in ``text``: words holding a digit, or capitalised
+    words that do not open a sentence or a line (so "The" and "It" are left out)."""
+    spans = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        opens_sentence = _SENTENCE_START.search(text[:match.start()]) is not None
+        if any(ch.isdigit() for ch in word) or (word[0].isupper() and not opens_sentence):
+            spans.append(match.span())
+    return spans
+
+
+@torch.no_grad()
+def copying(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+            batch_size: int = 16) -> dict[str, float]:
+    """How well a model copies names and numbers from earlier in a document.
+
+    A name or number (see ``name_or_number_spans``) that already appeared in the same document
+    can be predicted by copying it; one that appears for the first time cannot, unless the model
+    memorised it. Reading each document once, a mention counts as predicted when every one of its
+    tokens is the model's top choice given the text before it. Returns the share of repeated
+    mentions predicted (``repeat``), the same share for first mentions (``first``), and the counts.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    hits = {"repeat": [0, 0], "first": [0, 0]}
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start:start + batch_size])
+        enc = tokenizer(chunk, return_offsets_mapping=True, padding=True, truncation=True, return_tensors="pt")
+        logits = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)).logits
+        right = (logits[:, :-1].argmax(-1).cpu() == enc["input_ids"][:, 1:])  # right[i, t]: token t+1 predicted
+        for i, text in enumerate(chunk):
+            offsets = enc["offset_mapping"][i].tolist()
+            mask = enc["attention_mask"][i].tolist()
+            seen: set[str] = set()
+            for begin, end in name_or_number_spans(text):
+                positions = [t for t, (a, b) in enumerate(offsets)
+                             if t > 0 and mask[t] and b > a and b > begin and a < end]
+                if positions:  # a word cut off by truncation has none
+                    kind = "repeat" if text[begin:end] in seen else "first"
+                    hits[kind][0] += all(bool(right[i, t - 1]) for t in positions)
+                    hits[kind][1] += 1
+                seen.add(text[begin:end])
+    return {"repeat": hits["repeat"][0] / max(hits["repeat"][1], 1), "first": hits["first"][0] / max(hits["first"][1], 1),
+            "repeat_mentions": hits["repeat"][1], "first_mentions": hits["first"][1]}
+
+
 def evaluate_model(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SFTPreset:
-    """Batch and learning-rate settings of an SFT run of tiny-base."""
+    """Batch, learning-rate and length settings of an SFT run of tiny-base."""
 
     batch_size: int  # pairs per optimizer step
     learning_rate: float  # peak learning rate
     warmup_steps: int  # steps of linear warm-up
+    steps: int  # optimizer steps of a run: the length of its cosine schedule
     max_length: int = 512  # longest example in tokens
 
 
 # SFT of tiny-base on one task (ticket summaries); see benchmarks/time_to_skill.py.
-TICKET_SFT = SFTPreset(batch_size=8, learning_rate=3e-3, warmup_steps=10)
+TICKET_SFT = SFTPreset(batch_size=8, learning_rate=3e-3, warmup_steps=10, steps=600)
 
 # SFT of tiny-base on all six training tasks: the tiny-instruct build and multi-task notebooks.
-INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=2e-3, warmup_steps=20)
+INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=2e-3, warmup_steps=20, steps=600)

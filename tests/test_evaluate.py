@@ -5,12 +5,15 @@ import json
 import math
 
 import pytest
+import torch
 
 from course_utils import evaluate
 from course_utils.evaluate import (
+    copying,
     evaluate_model,
     is_one_sentence,
     leaks_private_data,
+    name_or_number_spans,
     perplexity,
     score_contract_summary,
     score_exact,
@@ -231,3 +234,37 @@ def test_perplexity_of_the_trained_model_is_far_below_a_random_ones(tiny_base, t
     random_model = build_model(tokenizer).eval()
     guessing = perplexity(random_model, tokenizer, texts, block_size=128)
     assert 1 < trained < guessing / 5 and math.isfinite(guessing)
+
+
+# -- copying -------------------------------------------------------------------------------------
+def test_names_and_numbers_are_found_but_sentence_openers_are_not():
+    text = "Ticket 42 was opened by Arvid Petrov. They bought a Norworks E3 kettle.\nAgent: Dear Arvid Petrov."
+    words = [text[a:b] for a, b in name_or_number_spans(text)]
+    assert words == ["42", "Arvid", "Petrov", "Norworks", "E3", "Arvid", "Petrov"]  # not "Agent", "Dear"
+
+
+class _Oracle(torch.nn.Module):
+    """Predicts the document's own next token at every position: a perfect copier and memoriser."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask=None):
+        logits = torch.zeros(*input_ids.shape, self.vocab_size)
+        logits[:, :-1].scatter_(-1, input_ids[:, 1:, None], 1.0)
+        return type("Output", (), {"logits": logits})()
+
+
+def test_copying_counts_first_and_repeated_mentions(tokenizer):
+    texts = ["Ticket 42 was opened by Arvid Petrov. Reply: Dear Arvid Petrov, ticket 42 is closed.",
+             "The Norworks E3 is a kettle made by Norworks Group."]
+    rates = copying(_Oracle(len(tokenizer)), tokenizer, texts)
+    assert rates == {"repeat": 1.0, "first": 1.0, "repeat_mentions": 4, "first_mentions": 6}
+
+
+def test_copying_of_a_random_model_is_near_zero(tokenizer, small_model):
+    texts = [d["text"] for d in load_corpus("validation")[:20]]
+    rates = copying(small_model.eval(), tokenizer, texts)
+    assert rates["repeat_mentions"] > 20 and rates["repeat"] < 0.05 and rates["first"] < 0.05
