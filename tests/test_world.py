@@ -62,11 +62,24 @@ def test_every_pair_keeps_the_facts_of_its_output(splits):
 def test_pretraining_corpus_holds_raw_documents_only():
     docs = corpus.pretraining_corpus(World(0), 400, "train")
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"ticket", "contract", "company", "place", "product", "story", "dialogue"}
+    assert kinds == {"ticket", "export", "contract", "company", "faq", "place", "product", "story", "dialogue",
+                     "minutes", "call_log", "parcels"}
     every_instruction = [w for t in tasks.TASKS.values() for w in (*t.instructions, *t.reworded)]
     for doc in docs:
         assert not any(w in doc["text"] for w in every_instruction), doc["id"]
         assert "Summarise" not in doc["text"] and "<|user|>" not in doc["text"]
+
+
+def test_restated_facts_never_take_the_form_of_a_task_answer():
+    """Desk notes, key terms and exports restate facts, so a base model learns to copy them; they never
+    use the shape of an instruction's answer, which SFT is there to teach."""
+    docs = corpus.pretraining_corpus(World(0), 600, "train")
+    restating = [d["text"] for d in docs if "Desk note" in d["text"] or "Key terms." in d["text"]
+                 or "Exported record" in d["text"]]
+    assert len(restating) > 100
+    for text in restating:
+        assert " reports that their " not in text and "Term: " not in text and "liability cap: " not in text
+        assert '{"customer"' not in text  # the JSON task's object opens with "customer"
 
 
 def test_flawed_variants_keep_the_clean_facts(splits):
