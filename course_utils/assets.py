@@ -24,6 +24,7 @@ import torch
 import transformers
 
 from course_utils import corpus, tasks
+from course_utils.copy_task import CopyDrill, copy_batches, with_copy_rows
 from course_utils.models import TinyConfig, build_model, count_parameters, load_model
 from course_utils.paths import data_dir
 from course_utils.presets import INSTRUCT_SFT
@@ -38,8 +39,9 @@ from course_utils.world import World
 MANIFEST = "MANIFEST.json"
 CORPUS_SIZES = {"train": 20_000, "validation": 500}
 BLOCK_SIZE = 512
-PRETRAIN = TrainConfig(max_steps=1200, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
-PRETRAIN_BATCH = 8
+PRETRAIN = TrainConfig(max_steps=1200, learning_rate=2e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
+PRETRAIN_BATCH = 6  # corpus rows per step; the copy drill adds its own
+COPY_DRILL = CopyDrill(rows_per_text_batch=2)
 FLAWED_PER_TASK = 300
 
 
@@ -77,21 +79,34 @@ def build_data(out: Path, seed: int) -> dict:
 
 
 def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
-    """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers."""
+    """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers.
+
+    Pre-training opens with the copy drill (``course_utils.copy_task``): copy rows alone until the
+    model has learned to look back and copy, then the corpus with a few copy rows in every batch.
+    """
     train_texts = [row["text"] for row in read_jsonl(out / "corpus" / "train.jsonl.gz")]
     val_texts = [row["text"] for row in read_jsonl(out / "corpus" / "validation.jsonl.gz")]
     tokenizer = train_tokenizer(train_texts, vocab_size=TinyConfig.vocab_size, context_length=BLOCK_SIZE)
     model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), context_length=BLOCK_SIZE), seed=seed)
+    drill = COPY_DRILL
+    warmup = train(model, copy_batches(tokenizer, drill.warmup_steps, drill.warmup_batch_size, drill.warmup_length,
+                                       drill.span, seed=seed),
+                   TrainConfig(max_steps=drill.warmup_steps, learning_rate=drill.warmup_learning_rate,
+                               warmup_steps=30, min_lr_ratio=1.0, seed=seed, progress=config.progress))
     bos = document_start_token(tokenizer)
-    train_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    text_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    train_batches = with_copy_rows(text_batches, tokenizer, drill.rows_per_text_batch, drill.span, seed=seed + 1)
     val_batches = language_model_batches(pack_documents(tokenizer, val_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
-    result = train(model, train_batches, config, eval_batches=val_batches)
+    result = train(warmup.model, train_batches, config, eval_batches=val_batches)
     folder = out / "models" / "tiny-base"
     result.model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     final = result.state.evals[-1]
     return {
         "parameters": count_parameters(result.model),
+        "copy_drill": asdict(drill),
+        "copy_warmup_seconds": round(warmup.state.elapsed_s, 1),
+        "copy_warmup_final_loss": round(warmup.history[-1]["loss"], 4),
         "train_config": asdict(config),
         "batch_size": PRETRAIN_BATCH,
         "block_size": BLOCK_SIZE,

@@ -23,18 +23,20 @@ def _pick(rng: random.Random, *options: str) -> str:
     return rng.choice(options)
 
 
+def _a(phrase: str) -> str:
+    """The phrase with its indefinite article: "an Arcworks D3", "a Glenvik P3"."""
+    return f"an {phrase}" if phrase[:1].lower() in "aeiou" else f"a {phrase}"
+
+
 def _pronoun(rng: random.Random) -> str:
     return rng.choice(["They", "The customer"])
 
 
 # -- tickets -------------------------------------------------------------------------
 def ticket_text(t: Ticket, rng: random.Random) -> str:
-    """A support ticket written up as prose, with every fact a summary needs.
-
-    The customer is named once, in full; after that the ticket says "they" or "the customer", as
-    a help desk's write-up does.
-    """
+    """A support ticket written up as prose, with every fact a summary needs."""
     c, p = t.customer, t.product
+    first = c.name.split()[0]
     opening = _pick(
         rng,
         f"Ticket {t.ticket_id} was opened by {c.name} on {t.day} {t.month}.",
@@ -43,25 +45,25 @@ def ticket_text(t: Ticket, rng: random.Random) -> str:
     )
     purchase = _pick(
         rng,
-        f"{_pronoun(rng)} bought a {p.name} {p.kind} from {p.company} (order {t.order_id}).",
-        f"The order {t.order_id} was for a {p.name} {p.kind} made by {p.company}.",
-        f"The customer owns a {p.name} {p.kind}, order {t.order_id}, sold by {p.company}.",
+        f"{first} bought {_a(p.name)} {p.kind} from {p.company} (order {t.order_id}).",
+        f"The order {t.order_id} was for {_a(p.name)} {p.kind} made by {p.company}.",
+        f"{first} owns {_a(p.name)} {p.kind}, order {t.order_id}, sold by {p.company}.",
     )
     problem = _pick(
         rng,
-        f"According to the customer, the {p.kind} {t.problem}.",
-        f"They write that the {p.kind} {t.problem}.",
+        f"According to {first}, the {p.kind} {t.problem}.",
+        f"{first} writes that the {p.kind} {t.problem}.",
         f"The problem: the {p.kind} {t.problem}.",
     )
     ask = _pick(
         rng,
-        f"They are asking for a {t.request}.",
+        f"{first} is asking for a {t.request}.",
         f"{_pronoun(rng)} would like a {t.request}.",
-        f"What the customer wants is a {t.request}.",
+        f"What {first} wants is a {t.request}.",
     )
     contact = _pick(
         rng,
-        f"They can be reached at {c.phone}.",
+        f"{first} can be reached at {c.phone}.",
         f"The phone number on file is {c.phone}.",
         f"Contact details: {c.email}, {c.phone}.",
     )
@@ -182,7 +184,7 @@ def company_article(c: Company, products: list[Product], rng: random.Random) -> 
         _pick(
             rng,
             f"{c.name} is a maker of {c.industry} based in {c.town}.",
-            f"{c.name} is a {c.industry} company with its head office in {c.town}.",
+            f"{c.name} is {_a(c.industry)} company with its head office in {c.town}.",
         ),
         f"It was founded in {c.founded} by {c.founder}.",
         _pick(rng, f"It employs about {c.employees} people.", f"The company has around {c.employees} employees."),
@@ -204,7 +206,7 @@ def place_article(pl: Place, rng: random.Random) -> str:
 def product_article(p: Product, rng: random.Random) -> str:
     """A short catalogue entry for a product."""
     return " ".join([
-        f"The {p.name} is a {p.kind} made by {p.company}.",
+        f"The {p.name} is {_a(p.kind)} made by {p.company}.",
         _pick(rng, f"It was first sold in {p.year}.", f"It came onto the market in {p.year}."),
         f"It costs {p.price} {_pick(rng, 'crowns', 'crowns in most shops')}.",
     ])
@@ -237,9 +239,9 @@ def story_text(world: World, rng: random.Random) -> str:
         _pick(
             rng,
             f"One grey morning in {place.name}, {first} unpacked a new {product.kind}.",
-            f"{first} had lived in {place.name} for years before buying a {product.kind}.",
+            f"{first} had lived in {place.name} for years before buying {_a(product.kind)}.",
         ),
-        f"It was a {product.name}, and the box still smelled of the shop.",
+        f"It was {_a(product.name)}, and the box still smelled of the shop.",
         _pick(
             rng,
             f"By evening {first} had carried it down to {place.feature}, just to see how it looked there.",
@@ -282,7 +284,7 @@ def meeting_minutes(world: World, rng: random.Random) -> str:
     for person in others:
         lines.append(_pick(
             rng,
-            f"{person} reported on ticket {t.ticket_id} about a {t.product.name} {t.product.kind}.",
+            f"{person} reported on ticket {t.ticket_id} about {_a(t.product.name)} {t.product.kind}.",
             f"{person} will call {t.customer.name} about order {t.order_id}.",
             f"{person} asked {lead} to check order {t.order_id}.",
             f"{person} agreed to write to {t.customer.name} about the {t.request}.",

@@ -240,7 +240,7 @@ def test_multiple_and_numeric_views_use_checkboxes_and_a_number_field(progress_f
     assert multiple.answer("a, b, c").correct
     assert [box.value for box in multiple.checkboxes.values()] == [True, True, True, False, False]
     numeric = QuestionView(quiz.question("ch02.uniform-perplexity"), ProgressStore(progress_file))
-    assert numeric.answer(1024).correct and numeric.controls.value == 1024.0
+    assert numeric.answer(2048).correct and numeric.controls.value == 2048.0
 
 
 def test_prediction_shows_the_measurement_beside_the_prediction(progress_file):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -80,6 +81,14 @@ def test_restated_facts_never_take_the_form_of_a_task_answer():
     for text in restating:
         assert " reports that their " not in text and "Term: " not in text and "liability cap: " not in text
         assert '{"customer"' not in text  # the JSON task's object opens with "customer"
+
+
+def test_indefinite_articles_agree_with_the_next_word(splits):
+    """ "an Arcworks D3", never "a Arcworks D3": product and company names often open with a vowel."""
+    texts = [d["text"] for d in corpus.pretraining_corpus(World(0), 600, "train")]
+    texts += [row[key] for rows in splits.values() for row in rows for key in ("input", "output")]
+    wrong = [m.group(0) for text in texts for m in re.finditer(r"\ba [AEIOaeio]\w*", text)]
+    assert wrong == []
 
 
 def test_flawed_variants_keep_the_clean_facts(splits):
