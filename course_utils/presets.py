@@ -24,4 +24,4 @@ class SFTPreset:
 TICKET_SFT = SFTPreset(batch_size=8, learning_rate=3e-3, warmup_steps=10, steps=600)
 
 # SFT of tiny-base on all six training tasks: the tiny-instruct build and multi-task notebooks.
-INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=2e-3, warmup_steps=20, steps=3000, raw_text_share=0.2)
+INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=1e-3, warmup_steps=20, steps=3000, raw_text_share=0.2)

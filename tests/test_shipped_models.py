@@ -47,7 +47,7 @@ def test_a_fresh_scorecard_matches_the_manifest(fresh, recorded):
 def test_tiny_base_copies_but_does_not_follow_instructions(recorded):
     base = recorded["tiny-base"]
     assert base["instruction_following"] <= 0.05
-    assert base["copying"] >= 0.9
+    assert base["copying"] >= 0.6  # the tiny-base before the copy drill: 0.30 on the same documents
     assert base["copying"] - base["first_mentions"] >= 0.3  # copied from context, not recalled
 
 

@@ -9,7 +9,7 @@ import pytest
 from course_utils import corpus, tasks
 from course_utils.world import World
 
-SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, validation=15, test=15, test_reworded=8)
+SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, train_qa=90, validation=15, test=15, test_reworded=8)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,8 @@ def test_split_sizes_and_held_out_tasks(splits):
     assert not train_tasks & set(tasks.HELD_OUT_TASKS)
     assert set(tasks.HELD_OUT_TASKS) <= {r["task"] for r in splits["test"]}
     assert sum(r["task"] == "contract_summary" for r in splits["train"]) == SMALL.train_contract
-    assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train
+    assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train_qa
+    assert sum(r["task"] == "urgency" for r in splits["train"]) == SMALL.train
 
 
 def test_reworded_instructions_are_never_trained_on(splits):
