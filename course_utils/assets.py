@@ -105,13 +105,15 @@ def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     return {
         "parameters": count_parameters(result.model),
         "copy_drill": asdict(drill),
+        "copy_warmup_tokens": warmup.state.tokens_seen,
         "copy_warmup_seconds": round(warmup.state.elapsed_s, 1),
         "copy_warmup_final_loss": round(warmup.history[-1]["loss"], 4),
         "train_config": asdict(config),
-        "batch_size": PRETRAIN_BATCH,
+        "batch_size": PRETRAIN_BATCH + drill.rows_per_text_batch,  # rows per step, copy rows included
+        "text_rows_per_step": PRETRAIN_BATCH,
         "block_size": BLOCK_SIZE,
         "steps": result.state.step,
-        "tokens_seen": result.state.tokens_seen,
+        "tokens_seen": result.state.tokens_seen,  # after the warm-up: text and copy rows
         "train_seconds": round(result.state.elapsed_s, 1),
         "tokens_per_s": round(result.state.tokens_seen / result.state.elapsed_s),
         "val_loss": round(final["val_loss"], 4),
