@@ -2,10 +2,11 @@
 
 Steps: the synthetic world's pre-training corpus and instruction splits, the tokenizer,
 ``tiny-base`` pre-trained on the corpus, and ``tiny-instruct``: tiny-base fine-tuned on the
-training tasks with the library's own SFT loop. The build records what it ran, how long each step
-took, the base model's held-out perplexity and a SHA-256 checksum of every file it wrote in
-``data/MANIFEST.json``. Training runs on one CPU thread, so the same seed gives the same
-weights on the same software.
+training tasks, with raw corpus documents mixed in so that it keeps what pre-training taught, by
+the library's own SFT loop. The build records in ``data/MANIFEST.json`` what it ran, how long each
+step took, each model's scorecard on the whole test split (``course_utils.scorecard``) and a
+SHA-256 checksum of every file it wrote. Training runs on one CPU thread, so the same seed gives
+the same weights on the same software.
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ import torch
 import transformers
 
 from course_utils import corpus, tasks
-from course_utils.evaluate import evaluate_model
+from course_utils.copy_task import CopyDrill, copy_batches, with_copy_rows
 from course_utils.models import TinyConfig, build_model, count_parameters, load_model
-from course_utils.presets import INSTRUCT_SFT
 from course_utils.paths import data_dir
+from course_utils.presets import INSTRUCT_SFT
+from course_utils.scorecard import Scorecard, held_out_prompts, score_model
 from course_utils.sft import document_start_token, language_model_batches, pack_documents, padded_batches, prepare
 from course_utils.shipped import read_jsonl, write_jsonl
 from course_utils.threads import configure_threads
@@ -37,8 +39,9 @@ from course_utils.world import World
 MANIFEST = "MANIFEST.json"
 CORPUS_SIZES = {"train": 20_000, "validation": 500}
 BLOCK_SIZE = 512
-PRETRAIN = TrainConfig(max_steps=1200, learning_rate=3e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
-PRETRAIN_BATCH = 8
+PRETRAIN = TrainConfig(max_steps=1200, learning_rate=2e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
+PRETRAIN_BATCH = 6  # corpus rows per step; the copy drill adds its own
+COPY_DRILL = CopyDrill(rows_per_text_batch=2)
 FLAWED_PER_TASK = 300
 
 
@@ -76,26 +79,41 @@ def build_data(out: Path, seed: int) -> dict:
 
 
 def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
-    """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers."""
+    """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers.
+
+    Pre-training opens with the copy drill (``course_utils.copy_task``): copy rows alone until the
+    model has learned to look back and copy, then the corpus with a few copy rows in every batch.
+    """
     train_texts = [row["text"] for row in read_jsonl(out / "corpus" / "train.jsonl.gz")]
     val_texts = [row["text"] for row in read_jsonl(out / "corpus" / "validation.jsonl.gz")]
     tokenizer = train_tokenizer(train_texts, vocab_size=TinyConfig.vocab_size, context_length=BLOCK_SIZE)
     model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), context_length=BLOCK_SIZE), seed=seed)
+    drill = COPY_DRILL
+    warmup = train(model, copy_batches(tokenizer, drill.warmup_steps, drill.warmup_batch_size, drill.warmup_length,
+                                       drill.span, seed=seed),
+                   TrainConfig(max_steps=drill.warmup_steps, learning_rate=drill.warmup_learning_rate,
+                               warmup_steps=30, min_lr_ratio=1.0, seed=seed, progress=config.progress))
     bos = document_start_token(tokenizer)
-    train_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    text_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    train_batches = with_copy_rows(text_batches, tokenizer, drill.rows_per_text_batch, drill.span, seed=seed + 1)
     val_batches = language_model_batches(pack_documents(tokenizer, val_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
-    result = train(model, train_batches, config, eval_batches=val_batches)
+    result = train(warmup.model, train_batches, config, eval_batches=val_batches)
     folder = out / "models" / "tiny-base"
     result.model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     final = result.state.evals[-1]
     return {
         "parameters": count_parameters(result.model),
+        "copy_drill": asdict(drill),
+        "copy_warmup_tokens": warmup.state.tokens_seen,
+        "copy_warmup_seconds": round(warmup.state.elapsed_s, 1),
+        "copy_warmup_final_loss": round(warmup.history[-1]["loss"], 4),
         "train_config": asdict(config),
-        "batch_size": PRETRAIN_BATCH,
+        "batch_size": PRETRAIN_BATCH + drill.rows_per_text_batch,  # rows per step, copy rows included
+        "text_rows_per_step": PRETRAIN_BATCH,
         "block_size": BLOCK_SIZE,
         "steps": result.state.step,
-        "tokens_seen": result.state.tokens_seen,
+        "tokens_seen": result.state.tokens_seen,  # after the warm-up: text and copy rows
         "train_seconds": round(result.state.elapsed_s, 1),
         "tokens_per_s": round(result.state.tokens_seen / result.state.elapsed_s),
         "val_loss": round(final["val_loss"], 4),
@@ -104,10 +122,18 @@ def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     }
 
 
+def raw_text_rows(out: Path, share: float, n_pairs: int) -> list[dict]:
+    """Corpus documents as ``{"text"}`` rows, as many as make up ``share`` of an SFT mix with ``n_pairs`` pairs."""
+    n_docs = round(n_pairs * share / (1 - share))
+    return [{"text": row["text"]} for row in read_jsonl(out / "corpus" / "train.jsonl.gz")[:n_docs]]
+
+
 def build_tiny_instruct(out: Path, seed: int, steps: int) -> dict:
-    """Fine-tune the freshly built tiny-base on every training task; save it beside tiny-base."""
+    """Fine-tune the freshly built tiny-base on every training task, with raw documents mixed in; save it
+    beside tiny-base."""
     model, tokenizer = load_model(out / "models" / "tiny-base", device="cpu")
-    rows = read_jsonl(out / "sft" / "train.jsonl")
+    pairs = read_jsonl(out / "sft" / "train.jsonl")
+    rows = pairs + raw_text_rows(out, INSTRUCT_SFT.raw_text_share, len(pairs))
     examples, report = prepare(tokenizer, rows, INSTRUCT_SFT.max_length, verbose=False)
     batches = padded_batches(examples, INSTRUCT_SFT.batch_size, tokenizer.pad_token_id, seed=seed)
     config = TrainConfig(max_steps=steps, learning_rate=INSTRUCT_SFT.learning_rate,
@@ -116,20 +142,25 @@ def build_tiny_instruct(out: Path, seed: int, steps: int) -> dict:
     folder = out / "models" / "tiny-instruct"
     result.model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    validation = read_jsonl(out / "sft" / "validation.jsonl")
-    sample = [r for task in dict.fromkeys(r["task"] for r in validation)
-              for r in [x for x in validation if x["task"] == task][:25]]
-    table = evaluate_model(result.model, tokenizer, sample).table
     return {
+        "pairs": len(pairs),
+        "raw_documents": len(rows) - len(pairs),
         "examples": report.kept,
         "steps": result.state.step,
         "batch_size": INSTRUCT_SFT.batch_size,
         "learning_rate": INSTRUCT_SFT.learning_rate,
         "train_seconds": round(result.state.elapsed_s, 1),
         "final_loss": round(result.history[-1]["loss"], 4),
-        "validation_score_per_task": table["score"].round(3).to_dict(),
-        "validation_correct_per_task": table["correct"].round(3).to_dict(),
     }
+
+
+def scorecard(out: Path, name: str) -> Scorecard:
+    """The scorecard of a model just built under ``out``, on the whole test split."""
+    model, tokenizer = load_model(out / "models" / name, device="cpu")
+    test = read_jsonl(out / "sft" / "test.jsonl")
+    documents = [row["text"] for row in read_jsonl(out / "corpus" / "validation.jsonl.gz")]
+    card, _ = score_model(model, tokenizer, held_out_prompts(rows=test), documents)
+    return card
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     tiny_base = build_tiny_base(args.out, args.seed, config)
     timings["tiny_base_s"] = round(time.perf_counter() - started, 1)
     tiny_instruct = build_tiny_instruct(args.out, args.seed, args.sft_steps)
+    timings["tiny_instruct_s"] = round(time.perf_counter() - started, 1)
+    tiny_base["scorecard"] = scorecard(args.out, "tiny-base").to_dict()
+    tiny_instruct["scorecard"] = scorecard(args.out, "tiny-instruct").to_dict()
     timings["total_s"] = round(time.perf_counter() - started, 1)
     timings["cpu_s"] = round(time.process_time() - cpu_started, 1)  # wall time grows when other jobs share the cores
     manifest = {
@@ -164,8 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     (args.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps({k: manifest[k] for k in ("timings", "sizes")}, indent=2))
-    print(f"tiny-base: {tiny_base['parameters']:,} parameters, held-out perplexity {tiny_base['val_perplexity']}")
-    print(f"tiny-instruct: validation score per task {tiny_instruct['validation_score_per_task']}")
+    print(f"tiny-base: {tiny_base['parameters']:,} parameters, scorecard {tiny_base['scorecard']}")
+    print(f"tiny-instruct: scorecard {tiny_instruct['scorecard']}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
 """Raw documents rendered from the world: what the base model reads during pre-training.
 
-Five kinds of document: support tickets written up as prose, contract excerpts,
-encyclopedia-style articles, short stories and dialogue transcripts. None of them is an
-instruction followed by a response; that is the point of a pre-training corpus, and
+Support tickets written up as prose, contract excerpts, encyclopedia-style articles, short
+stories, dialogue transcripts, records exported from the help desk and FAQ pages. None of them
+is an instruction followed by a response; that is the point of a pre-training corpus, and
 `tests/test_world.py` checks it.
+
+As on the web, many documents restate their own facts: a help desk's note under a ticket, a
+box of key terms under a contract, an exported record, a page of questions and answers. Reading
+them, a base model learns to find a name, a number or a clause earlier in its context and copy
+it; instruction tuning then only has to teach it when to do so and in which form.
 """
 from __future__ import annotations
 
+import json
 import random
 from typing import Callable
 
@@ -15,6 +21,11 @@ from course_utils.world import Company, Contract, Place, Product, Ticket, World
 
 def _pick(rng: random.Random, *options: str) -> str:
     return rng.choice(options)
+
+
+def _a(phrase: str) -> str:
+    """The phrase with its indefinite article: "an Arcworks D3", "a Glenvik P3"."""
+    return f"an {phrase}" if phrase[:1].lower() in "aeiou" else f"a {phrase}"
 
 
 def _pronoun(rng: random.Random) -> str:
@@ -34,9 +45,9 @@ def ticket_text(t: Ticket, rng: random.Random) -> str:
     )
     purchase = _pick(
         rng,
-        f"{first} bought a {p.name} {p.kind} from {p.company} (order {t.order_id}).",
-        f"The order {t.order_id} was for a {p.name} {p.kind} made by {p.company}.",
-        f"{first} owns a {p.name} {p.kind}, order {t.order_id}, sold by {p.company}.",
+        f"{first} bought {_a(p.name)} {p.kind} from {p.company} (order {t.order_id}).",
+        f"The order {t.order_id} was for {_a(p.name)} {p.kind} made by {p.company}.",
+        f"{first} owns {_a(p.name)} {p.kind}, order {t.order_id}, sold by {p.company}.",
     )
     problem = _pick(
         rng,
@@ -80,10 +91,32 @@ def agent_reply(t: Ticket, rng: random.Random) -> str:
     ])
 
 
+def desk_note(t: Ticket, rng: random.Random) -> str:
+    """The help desk's internal note under a ticket: its facts again, in the desk's shorthand."""
+    c, p = t.customer, t.product
+    return _pick(
+        rng,
+        f"Desk note: {c.name}, {p.name} {p.kind}, {t.problem_short}. Wants a {t.request}.",
+        f"Desk note: {t.request} requested by {c.name}; the {p.name} {p.kind} {t.problem_short}.",
+        f"Desk note for the queue: the {p.name} {p.kind} of {c.name} {t.problem_short}; {t.request} asked for.",
+    )
+
+
 def ticket_thread(t: Ticket, rng: random.Random) -> str:
-    """A ticket as the help desk stores it: the customer's message and, usually, the reply."""
-    text = ticket_text(t, rng)
-    return f"{text}\n\n{agent_reply(t, rng)}" if rng.random() < 0.7 else text
+    """A ticket as the help desk stores it: the customer's message, usually the reply, often a desk note."""
+    parts = [ticket_text(t, rng)]
+    if rng.random() < 0.7:
+        parts.append(agent_reply(t, rng))
+    if rng.random() < 0.5:
+        parts.append(desk_note(t, rng))
+    return "\n\n".join(parts)
+
+
+def ticket_export(t: Ticket, rng: random.Random) -> str:
+    """A ticket and the record the help desk's software exported for it, as JSON."""
+    record = {"ticket": t.ticket_id, "customer": t.customer.name, "product": t.product.name,
+              "order_id": t.order_id, "request": t.request, "urgency": t.urgency}
+    return f"{ticket_text(t, rng)}\n\nExported record: {json.dumps(record)}"
 
 
 def informal_note(t: Ticket, rng: random.Random) -> str:
@@ -128,6 +161,21 @@ def contract_text(k: Contract, rng: random.Random) -> str:
     return f"{title}. {parties} {numbered}"
 
 
+def key_terms(k: Contract, rng: random.Random) -> str:
+    """The box of key terms that a contract database prints under an agreement."""
+    return _pick(
+        rng,
+        f"Key terms. Length {k.term_months} months, liability limited to {k.cap_text}, law of {k.governing_law}.",
+        f"Key terms. Liability limited to {k.cap_text}; runs {k.term_months} months; law of {k.governing_law}.",
+    )
+
+
+def contract_record(k: Contract, rng: random.Random) -> str:
+    """A contract as the contract database stores it: the text and, often, its key terms."""
+    text = contract_text(k, rng)
+    return f"{text}\n\n{key_terms(k, rng)}" if rng.random() < 0.5 else text
+
+
 # -- encyclopedia articles -----------------------------------------------------------
 def company_article(c: Company, products: list[Product], rng: random.Random) -> str:
     """An encyclopedia entry about a company, the source of QA passages."""
@@ -136,7 +184,7 @@ def company_article(c: Company, products: list[Product], rng: random.Random) -> 
         _pick(
             rng,
             f"{c.name} is a maker of {c.industry} based in {c.town}.",
-            f"{c.name} is a {c.industry} company with its head office in {c.town}.",
+            f"{c.name} is {_a(c.industry)} company with its head office in {c.town}.",
         ),
         f"It was founded in {c.founded} by {c.founder}.",
         _pick(rng, f"It employs about {c.employees} people.", f"The company has around {c.employees} employees."),
@@ -158,10 +206,28 @@ def place_article(pl: Place, rng: random.Random) -> str:
 def product_article(p: Product, rng: random.Random) -> str:
     """A short catalogue entry for a product."""
     return " ".join([
-        f"The {p.name} is a {p.kind} made by {p.company}.",
+        f"The {p.name} is {_a(p.kind)} made by {p.company}.",
         _pick(rng, f"It was first sold in {p.year}.", f"It came onto the market in {p.year}."),
         f"It costs {p.price} {_pick(rng, 'crowns', 'crowns in most shops')}.",
     ])
+
+
+def faq_page(world: World, rng: random.Random) -> str:
+    """A catalogue entry followed by the questions readers ask about it, each with its answer."""
+    if rng.random() < 0.5:
+        company = world.company()
+        article = company_article(company, [p for p in world.products if p.company == company.name], rng)
+        pairs = [(f"Who founded {company.name}?", company.founder),
+                 (f"Where is {company.name} based?", company.town),
+                 (f"When was {company.name} founded?", str(company.founded))]
+    else:
+        product = world.product()
+        article = product_article(product, rng)
+        pairs = [(f"Who makes the {product.name}?", product.company),
+                 (f"How much does the {product.name} cost?", f"{product.price} crowns"),
+                 (f"Since when is the {product.name} sold?", str(product.year))]
+    asked = rng.sample(pairs, 2)
+    return article + "\n\nReaders asked\n" + "\n".join(f"Q: {q}\nA: {a}." for q, a in asked)
 
 
 # -- stories and dialogues -----------------------------------------------------------
@@ -173,9 +239,9 @@ def story_text(world: World, rng: random.Random) -> str:
         _pick(
             rng,
             f"One grey morning in {place.name}, {first} unpacked a new {product.kind}.",
-            f"{first} had lived in {place.name} for years before buying a {product.kind}.",
+            f"{first} had lived in {place.name} for years before buying {_a(product.kind)}.",
         ),
-        f"It was a {product.name}, and the box still smelled of the shop.",
+        f"It was {_a(product.name)}, and the box still smelled of the shop.",
         _pick(
             rng,
             f"By evening {first} had carried it down to {place.feature}, just to see how it looked there.",
@@ -205,19 +271,87 @@ def dialogue_text(t: Ticket, rng: random.Random) -> str:
     ])
 
 
+# -- records that name the same people again --------------------------------------------
+def meeting_minutes(world: World, rng: random.Random) -> str:
+    """Minutes of a support team's meeting: who came, then what each of them said or will do."""
+    company = world.company()
+    people = [world.person().name for _ in range(rng.choice([3, 4]))]
+    t = world.ticket()
+    lines = [f"Minutes of the support meeting at {company.name}, {t.day} {t.month}.",
+             f"Present: {', '.join(people)}."]
+    lead, *others = people
+    lines.append(f"{lead} opened the meeting.")
+    for person in others:
+        lines.append(_pick(
+            rng,
+            f"{person} reported on ticket {t.ticket_id} about {_a(t.product.name)} {t.product.kind}.",
+            f"{person} will call {t.customer.name} about order {t.order_id}.",
+            f"{person} asked {lead} to check order {t.order_id}.",
+            f"{person} agreed to write to {t.customer.name} about the {t.request}.",
+        ))
+    lines.append(f"{rng.choice(others)} will send these minutes to {lead}.")
+    return " ".join(lines)
+
+
+def call_log(world: World, rng: random.Random) -> str:
+    """A help desk's call log: callers and their orders, then the calls back to the same callers."""
+    calls = [world.ticket() for _ in range(rng.choice([2, 3]))]
+    lines = [f"Call log of the {calls[0].product.company} help desk."]
+    hour = rng.randrange(8, 12)
+    for minute, t in zip(sorted(rng.sample(range(60), len(calls))), calls):
+        lines.append(f"{hour:02d}:{minute:02d} {t.customer.name} called about order {t.order_id} ({t.product.name}).")
+    rng.shuffle(calls)
+    for minute, t in zip(sorted(rng.sample(range(60), len(calls))), calls):
+        lines.append(_pick(
+            rng,
+            f"{hour + 2:02d}:{minute:02d} called back {t.customer.name}: a {t.request} for order {t.order_id}.",
+            f"{hour + 2:02d}:{minute:02d} {t.customer.name} (order {t.order_id}) was offered a {t.request}.",
+        ))
+    return "\n".join(lines)
+
+
+def parcel_code(rng: random.Random) -> str:
+    """A courier's tracking code: two letters and six digits, as random as a real one."""
+    return f"{rng.choice('BCDFGHKLMNPRSTVXZ')}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randrange(100000, 999999)}"
+
+
+def parcel_log(world: World, rng: random.Random) -> str:
+    """A delivery depot's log: parcels and their addressees, then what became of each parcel."""
+    parcels = [(parcel_code(rng), world.person().name) for _ in range(rng.choice([3, 4]))]
+    t = world.ticket()
+    lines = [f"Parcel log of the {t.product.company} depot, {t.day} {t.month}.",
+             "Out for delivery: " + ", ".join(f"{code} to {name}" for code, name in parcels) + "."]
+    rng.shuffle(parcels)
+    hour = rng.randrange(9, 12)
+    for minute, (code, name) in zip(sorted(rng.sample(range(60), len(parcels))), parcels):
+        lines.append(_pick(
+            rng,
+            f"{hour:02d}:{minute:02d} delivered {code} to {name}.",
+            f"{hour:02d}:{minute:02d} {code} returned: {name} was not at home.",
+            f"{hour:02d}:{minute:02d} {name} signed for {code}.",
+        ))
+    return "\n".join(lines)
+
+
 # -- the corpus ----------------------------------------------------------------------
 def _document(world: World, rng: random.Random) -> tuple[str, str]:
     """One document of a kind drawn with the corpus's mix of kinds."""
     kinds: dict[str, Callable[[], str]] = {
         "ticket": lambda: ticket_thread(world.ticket(), rng),
-        "contract": lambda: contract_text(world.contract(), rng),
+        "export": lambda: ticket_export(world.ticket(), rng),
+        "contract": lambda: contract_record(world.contract(), rng),
+        "faq": lambda: faq_page(world, rng),
         "company": lambda: _company_doc(world, rng),
         "place": lambda: place_article(world.place(), rng),
         "product": lambda: product_article(world.product(), rng),
         "story": lambda: story_text(world, rng),
         "dialogue": lambda: dialogue_text(world.ticket(), rng),
+        "minutes": lambda: meeting_minutes(world, rng),
+        "call_log": lambda: call_log(world, rng),
+        "parcels": lambda: parcel_log(world, rng),
     }
-    weights = {"ticket": 5, "contract": 4, "company": 3, "place": 1, "product": 2, "story": 2, "dialogue": 3}
+    weights = {"ticket": 5, "export": 1, "contract": 4, "company": 2, "faq": 1, "place": 1, "product": 2,
+               "story": 2, "dialogue": 3, "minutes": 2, "call_log": 2, "parcels": 4}
     kind = rng.choices(list(weights), weights=list(weights.values()))[0]
     return kind, kinds[kind]()
 

@@ -37,7 +37,7 @@ class ModelNotAvailableError(RuntimeError):
 class TinyConfig:
     """Size of a small Llama-architecture model, as used for ``tiny-base``."""
 
-    vocab_size: int = 1024  # must match the tokenizer
+    vocab_size: int = 2048  # must match the tokenizer: 2,048 tokens keep every name of the world whole
     hidden_size: int = 128  # width of every token's vector
     num_layers: int = 4  # transformer blocks
     num_heads: int = 4  # attention heads per block (head size = hidden / heads)

@@ -16,6 +16,7 @@ class SFTPreset:
     learning_rate: float  # peak learning rate
     warmup_steps: int  # steps of linear warm-up
     steps: int  # optimizer steps of a run: the length of its cosine schedule
+    raw_text_share: float = 0.0  # share of raw corpus documents mixed into the pairs
     max_length: int = 512  # longest example in tokens
 
 
@@ -23,4 +24,4 @@ class SFTPreset:
 TICKET_SFT = SFTPreset(batch_size=8, learning_rate=3e-3, warmup_steps=10, steps=600)
 
 # SFT of tiny-base on all six training tasks: the tiny-instruct build and multi-task notebooks.
-INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=2e-3, warmup_steps=20, steps=600)
+INSTRUCT_SFT = SFTPreset(batch_size=16, learning_rate=1e-3, warmup_steps=20, steps=3000, raw_text_share=0.2)

@@ -220,6 +220,7 @@ class SplitPlan:
     train: int = 1000
     train_ticket: int = 3000  # the workbook's main task: enough pairs for a few minutes of SFT
     train_contract: int = 2000  # enough contract pairs for the dataset-size sweep
+    train_qa: int = 3000  # twelve kinds of question, each a different value to find in the passage
     validation: int = 100
     test: int = 100
     test_reworded: int = 50
@@ -260,7 +261,7 @@ def _split_size(plan: SplitPlan, split: str, task: TaskType) -> int:
     if task.held_out and split in ("train", "test_reworded"):
         return 0
     if split == "train":
-        special = {"ticket_summary": plan.train_ticket, "contract_summary": plan.train_contract}
+        special = {"ticket_summary": plan.train_ticket, "contract_summary": plan.train_contract, "qa": plan.train_qa}
         return special.get(task.name, plan.train)
     return getattr(plan, split)
 

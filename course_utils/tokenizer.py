@@ -31,7 +31,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, context_length: int = 512) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, context_length: int = 512) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE of ``vocab_size`` tokens on ``texts`` and wrap it for transformers."""
     specials = [BOS, EOS, PAD, *ROLE_TOKENS]
     core = Tokenizer(models.BPE())

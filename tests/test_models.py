@@ -68,6 +68,8 @@ def test_tiny_instruct_follows_instructions_where_tiny_base_does_not(tiny_base):
 
     rows = load_instructions("test", tasks=["ticket_summary", "urgency"])[::20]
     instruct, tokenizer = load_model("tiny-instruct", device="cpu")
-    tuned = evaluate_model(instruct, tokenizer, rows).answers["format_ok"].mean()
-    base = evaluate_model(*tiny_base, rows).answers["format_ok"].mean()
-    assert tuned >= 0.8 and base <= 0.1
+    # Following means a correct answer: the base model often stops after one garbled line, which
+    # has the one-sentence form of a summary without any of its facts.
+    tuned = evaluate_model(instruct, tokenizer, rows).answers["correct"].mean()
+    base = evaluate_model(*tiny_base, rows).answers["correct"].mean()
+    assert tuned >= 0.8 and base <= 0.05

@@ -240,17 +240,17 @@ def test_multiple_and_numeric_views_use_checkboxes_and_a_number_field(progress_f
     assert multiple.answer("a, b, c").correct
     assert [box.value for box in multiple.checkboxes.values()] == [True, True, True, False, False]
     numeric = QuestionView(quiz.question("ch02.uniform-perplexity"), ProgressStore(progress_file))
-    assert numeric.answer(1024).correct and numeric.controls.value == 1024.0
+    assert numeric.answer(2048).correct and numeric.controls.value == 2048.0
 
 
 def test_prediction_shows_the_measurement_beside_the_prediction(progress_file):
     p = PredictionView(quiz.question("ch04.s5-run"), ProgressStore(progress_file))
-    p.answer("c")
-    assert "Prediction recorded: (c)" in p.feedback.value and "✓" not in p.feedback.value  # verdict waits
-    p.reveal(measured=0.71, text="71% of the fields of 100 contracts are right")
+    p.answer("d")
+    assert "Prediction recorded: (d)" in p.feedback.value and "✓" not in p.feedback.value  # verdict waits
+    p.reveal(measured=0.97, text="97% of the fields of 100 contracts are right")
     assert p.verdict.correct
-    assert "Your prediction" in p.result.value and "0.71: 71% of the fields" in p.result.value
-    assert "(that is option (c))" in p.result.value and "✓ Correct" in p.feedback.value
+    assert "Your prediction" in p.result.value and "0.97: 97% of the fields" in p.result.value
+    assert "(that is option (d))" in p.result.value and "✓ Correct" in p.feedback.value
     assert p.controls.disabled
 
 

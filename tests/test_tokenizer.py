@@ -17,7 +17,7 @@ def test_round_trip(tokenizer):
 
 
 def test_special_tokens(tokenizer):
-    assert len(tokenizer) == 1024
+    assert len(tokenizer) == 2048
     assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<s>", "</s>", "<pad>")
     assert len({tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id}) == 3
     ids = tokenizer("Hello")["input_ids"]

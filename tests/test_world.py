@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from course_utils import corpus, tasks
 from course_utils.world import World
 
-SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, validation=15, test=15, test_reworded=8)
+SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, train_qa=90, validation=15, test=15, test_reworded=8)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_split_sizes_and_held_out_tasks(splits):
     assert not train_tasks & set(tasks.HELD_OUT_TASKS)
     assert set(tasks.HELD_OUT_TASKS) <= {r["task"] for r in splits["test"]}
     assert sum(r["task"] == "contract_summary" for r in splits["train"]) == SMALL.train_contract
-    assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train
+    assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train_qa
+    assert sum(r["task"] == "urgency" for r in splits["train"]) == SMALL.train
 
 
 def test_reworded_instructions_are_never_trained_on(splits):
@@ -62,11 +64,32 @@ def test_every_pair_keeps_the_facts_of_its_output(splits):
 def test_pretraining_corpus_holds_raw_documents_only():
     docs = corpus.pretraining_corpus(World(0), 400, "train")
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"ticket", "contract", "company", "place", "product", "story", "dialogue"}
+    assert kinds == {"ticket", "export", "contract", "company", "faq", "place", "product", "story", "dialogue",
+                     "minutes", "call_log", "parcels"}
     every_instruction = [w for t in tasks.TASKS.values() for w in (*t.instructions, *t.reworded)]
     for doc in docs:
         assert not any(w in doc["text"] for w in every_instruction), doc["id"]
         assert "Summarise" not in doc["text"] and "<|user|>" not in doc["text"]
+
+
+def test_restated_facts_never_take_the_form_of_a_task_answer():
+    """Desk notes, key terms and exports restate facts, so a base model learns to copy them; they never
+    use the shape of an instruction's answer, which SFT is there to teach."""
+    docs = corpus.pretraining_corpus(World(0), 600, "train")
+    restating = [d["text"] for d in docs if "Desk note" in d["text"] or "Key terms." in d["text"]
+                 or "Exported record" in d["text"]]
+    assert len(restating) > 100
+    for text in restating:
+        assert " reports that their " not in text and "Term: " not in text and "liability cap: " not in text
+        assert '{"customer"' not in text  # the JSON task's object opens with "customer"
+
+
+def test_indefinite_articles_agree_with_the_next_word(splits):
+    """ "an Arcworks D3", never "a Arcworks D3": product and company names often open with a vowel."""
+    texts = [d["text"] for d in corpus.pretraining_corpus(World(0), 600, "train")]
+    texts += [row[key] for rows in splits.values() for row in rows for key in ("input", "output")]
+    wrong = [m.group(0) for text in texts for m in re.finditer(r"\ba [AEIOaeio]\w*", text)]
+    assert wrong == []
 
 
 def test_flawed_variants_keep_the_clean_facts(splits):
