@@ -40,6 +40,7 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-batches per optimizer step
     learning_rate: float = 1e-3  # peak learning rate after warm-up
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW's decay rates of the gradient's moments
     warmup_steps: int = 10  # steps of linear warm-up from 0 to the peak
     min_lr_ratio: float = 0.1  # the cosine ends at this fraction of the peak
     max_grad_norm: float | None = 1.0  # clip the gradient's global norm (None: no clipping)
@@ -240,7 +241,7 @@ def train(
     accelerator = _accelerator(resolve_precision(config.precision, device), device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
-        weight_decay=config.weight_decay, betas=(0.9, 0.95),
+        weight_decay=config.weight_decay, betas=tuple(config.betas),
         # One kernel for all parameters on a GPU, as TRL does. A CPU keeps the per-parameter kernel
         # that built the shipped models, so that they rebuild bit for bit.
         fused=device.type == "cuda",
