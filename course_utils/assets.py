@@ -25,11 +25,12 @@ import transformers
 
 from course_utils import corpus, tasks
 from course_utils.copy_task import CopyDrill, copy_batches, with_copy_rows
+from course_utils.finetune import fine_tune
 from course_utils.models import TinyConfig, build_model, count_parameters, load_model
 from course_utils.paths import data_dir
 from course_utils.presets import INSTRUCT_SFT
 from course_utils.scorecard import Scorecard, held_out_prompts, score_model
-from course_utils.sft import document_start_token, language_model_batches, pack_documents, padded_batches, prepare
+from course_utils.sft import document_start_token, language_model_batches, pack_documents
 from course_utils.shipped import read_jsonl, write_jsonl
 from course_utils.threads import configure_threads
 from course_utils.tokenizer import train_tokenizer
@@ -134,18 +135,14 @@ def build_tiny_instruct(out: Path, seed: int, steps: int) -> dict:
     model, tokenizer = load_model(out / "models" / "tiny-base", device="cpu")
     pairs = read_jsonl(out / "sft" / "train.jsonl")
     rows = pairs + raw_text_rows(out, INSTRUCT_SFT.raw_text_share, len(pairs))
-    examples, report = prepare(tokenizer, rows, INSTRUCT_SFT.max_length, verbose=False)
-    batches = padded_batches(examples, INSTRUCT_SFT.batch_size, tokenizer.pad_token_id, seed=seed)
-    config = TrainConfig(max_steps=steps, learning_rate=INSTRUCT_SFT.learning_rate,
-                         warmup_steps=INSTRUCT_SFT.warmup_steps, seed=seed)
-    result = train(model, batches, config)
+    result = fine_tune(model, tokenizer, rows, INSTRUCT_SFT, steps, copy=False, seed=seed, progress=True)
     folder = out / "models" / "tiny-instruct"
     result.model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return {
         "pairs": len(pairs),
         "raw_documents": len(rows) - len(pairs),
-        "examples": report.kept,
+        "examples": result.prepared.kept,
         "steps": result.state.step,
         "batch_size": INSTRUCT_SFT.batch_size,
         "learning_rate": INSTRUCT_SFT.learning_rate,

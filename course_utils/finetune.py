@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy as copying
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,6 +19,13 @@ from transformers import PreTrainedTokenizerBase
 from course_utils import sft
 from course_utils.presets import SFTPreset
 from course_utils.train import TrainConfig, TrainResult, train
+
+
+@dataclass
+class FineTuneResult(TrainResult):
+    """A training result that also says what ``sft.prepare`` kept of the rows."""
+
+    prepared: sft.PrepReport = field(default_factory=sft.PrepReport)
 
 
 def fine_tune(
@@ -36,19 +44,20 @@ def fine_tune(
     seed: int = 0,
     name: str | None = None,
     progress: bool = False,
-) -> TrainResult:
+) -> FineTuneResult:
     """SFT of ``model`` on ``rows`` for ``steps`` optimizer steps (the preset's run length if None).
 
     ``copy`` is a choice the caller must state: True trains a deep copy and leaves ``model`` as it
     was, False trains ``model`` itself. ``learning_rate`` and ``batch_size`` override the preset's;
     ``eval_rows`` give the validation loss every ``eval_every`` steps and at the end. With a
-    ``name``, one line says what the run did. The trained model is ``result.model``.
+    ``name``, one line says what the run did. The trained model is ``result.model``, and
+    ``result.prepared`` counts the rows kept, cut and dropped.
     """
     steps = preset.steps if steps is None else steps
     if steps < 1:
         raise ValueError(f"fine_tune: steps must be at least 1, got {steps}")
     target = copying.deepcopy(model) if copy else model
-    examples, _ = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
+    examples, prepared = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
     if not examples:
         raise ValueError(f"fine_tune: none of the {len(rows)} rows has a response left to train on")
     batches = sft.padded_batches(examples, batch_size or preset.batch_size, tokenizer.pad_token_id, seed=seed)
@@ -64,4 +73,4 @@ def fine_tune(
         state = result.state
         print(f"{name}: {len(rows)} rows, {state.step} steps, {state.tokens_seen:,} tokens in "
               f"{state.elapsed_s:.1f} s, final training loss {result.history[-1]['loss']:.3f}")
-    return result
+    return FineTuneResult(result.model, result.state, prepared)

@@ -130,10 +130,41 @@ def load_model(
         saved = getattr(AutoConfig.from_pretrained(source), "dtype", None)
         dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
-    if tokenizer.pad_token is None:  # many hub tokenizers ship without one; EOS is the usual stand-in
-        tokenizer.pad_token = tokenizer.eos_token
+    prepare_for_chat(tokenizer, str(name))
     model.eval()
     return model, tokenizer
+
+
+# Turns of the form <|role|>, a newline, the content, then EOS: the simplest template that SFT and
+# generation agree on, since generation stops at the token that ends every trained answer.
+PLAIN_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}{% endfor %}"
+                       "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+def turns_end_with_eos(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the tokenizer's chat template closes an answer with EOS, the token generation stops at."""
+    if tokenizer.chat_template is None or tokenizer.eos_token is None:
+        return False
+    answer = "Qx7 answer"
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "a question"},
+                                          {"role": "assistant", "content": answer}], tokenize=False)
+    return text[text.rindex(answer) + len(answer):].lstrip().startswith(tokenizer.eos_token)
+
+
+def prepare_for_chat(tokenizer: PreTrainedTokenizerBase, name: str = "the model") -> PreTrainedTokenizerBase:
+    """Ready any tokenizer for SFT the same way: a pad token, and turns that end with EOS.
+
+    Many hub tokenizers have no pad token (EOS stands in: padding is masked anyway) and no chat
+    template, or one whose turns end with a token other than EOS, so that a fine-tuned model
+    would not stop. Those get ``PLAIN_CHAT_TEMPLATE``, and one line says so.
+    """
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not turns_end_with_eos(tokenizer):
+        tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+        print(f"course_utils: {name} has no chat template whose turns end with {tokenizer.eos_token!r}; "
+              f"using the plain one (<|role|>, the text, {tokenizer.eos_token!r})")
+    return tokenizer
 
 
 def _check_hub_reachable(repo_id: str, timeout: float = 3.0) -> None:

@@ -1,13 +1,21 @@
 """Loading models: shipped names, local save_pretrained folders, and hub ids that cannot be reached."""
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
 import torch
 from huggingface_hub import constants
 
-from course_utils.models import ModelNotAvailableError, count_parameters, load_model, pick_dtype
+from course_utils.models import (
+    PLAIN_CHAT_TEMPLATE,
+    ModelNotAvailableError,
+    count_parameters,
+    load_model,
+    pick_dtype,
+    turns_end_with_eos,
+)
 
 
 def test_tiny_base_loads_and_continues_a_document(tiny_base):
@@ -27,6 +35,24 @@ def test_local_folder_saved_with_save_pretrained(tmp_path, small_model, tokenize
     assert tok.get_vocab() == tokenizer.get_vocab()
     for name, tensor in small_model.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
+
+
+@pytest.mark.parametrize("template", [None, "{% for m in messages %}{{ m['content'] }}<|end|>{% endfor %}"])
+def test_a_tokenizer_whose_turns_do_not_end_with_eos_gets_the_plain_template(tmp_path, small_model, tokenizer,
+                                                                              template, capsys):
+    hub_like = copy.deepcopy(tokenizer)
+    hub_like.chat_template = template  # none at all, or turns that end with another token
+    small_model.save_pretrained(tmp_path)
+    hub_like.save_pretrained(tmp_path)
+    _, loaded = load_model(tmp_path, device="cpu")
+    assert loaded.chat_template == PLAIN_CHAT_TEMPLATE and turns_end_with_eos(loaded)
+    assert "using the plain one" in capsys.readouterr().out
+
+
+def test_a_template_whose_turns_end_with_eos_is_kept(tiny_base, tokenizer, capsys):
+    _, loaded = load_model("tiny-base", device="cpu")
+    assert loaded.chat_template == tokenizer.chat_template and turns_end_with_eos(loaded)
+    assert "plain" not in capsys.readouterr().out
 
 
 def test_folder_without_config_is_named(tmp_path):
