@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from course_utils.sft import IGNORE, Batch
+from course_utils.train import IGNORE, Batch
 
 
 @dataclass(frozen=True)

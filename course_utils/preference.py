@@ -34,9 +34,9 @@ from transformers import PreTrainedTokenizerBase
 from course_utils import sft
 from course_utils.generate import chat_prompt, complete
 from course_utils.tasks import TASKS, make_example, prompt_text
+from course_utils.train import Batch
 from course_utils.world import World
 
-Batch = dict[str, torch.Tensor]
 
 # Closing sentences that thank the reader: the preferred rewrite ends with one of them.
 CLOSINGS = ("Thank you.", "Thank you for your help.", "Thank you in advance.", "Many thanks for your time.")

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
-Batch = dict[str, torch.Tensor]
+from course_utils.train import IGNORE, Batch
+
 Messages = list[dict[str, str]]
-IGNORE = -100  # the label that cross-entropy skips
 
 
 class DataError(ValueError):

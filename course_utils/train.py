@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from course_utils.threads import ensure_threads
 
-Batch = dict[str, torch.Tensor]
+IGNORE = -100  # the label of a position that is no target: cross-entropy skips it
+Batch = dict[str, torch.Tensor]  # input_ids, labels and optionally attention_mask or position_ids
 BatchSource = Sequence[Batch] | Callable[[int], Sequence[Batch]]
 
 
@@ -131,11 +132,11 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
         # nothing that is scored; without it, attention takes its faster plain-causal path.
         del inputs["attention_mask"]
     targets = batch["labels"][:, 1:]
-    keep = (targets != -100).any(dim=0).nonzero().squeeze(1)
+    keep = (targets != IGNORE).any(dim=0).nonzero().squeeze(1)
     logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits.float()
     targets = targets[:, keep]
-    mask = targets != -100
-    loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    mask = targets != IGNORE
+    loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
     correct = int(((logits.argmax(-1) == targets) & mask).sum())
     return loss_sum, int(mask.sum()), correct
 
@@ -360,13 +361,29 @@ def _evaluate(model, eval_batches, accelerator: Accelerator, state: TrainState, 
         val_loss = evaluate_loss(model, eval_batches, accelerator.device)
     state.evals.append({"step": state.step, "tokens_seen": state.tokens_seen, "val_loss": val_loss,
                         "val_perplexity": math.exp(val_loss)})
+    note_validation_loss(state, val_loss, config.patience)
+    _call(callbacks, "on_evaluate", state)
+
+
+def note_validation_loss(state: TrainState, val_loss: float, patience: int | None) -> None:
+    """The early-stopping rule: stop after ``patience`` evaluations in a row without a new lowest loss."""
     if val_loss < state.best_val_loss:
         state.best_val_loss, state.evals_without_improvement = val_loss, 0
     else:
         state.evals_without_improvement += 1
-        if config.patience is not None and state.evals_without_improvement >= config.patience:
+        if patience is not None and state.evals_without_improvement >= patience:
             state.stopped_early = True
-    _call(callbacks, "on_evaluate", state)
+
+
+def early_stop_step(evals: Sequence[dict[str, float]], patience: int) -> int | None:
+    """The step at which a run with ``patience`` would have stopped, replaying its evaluations by the
+    loop's own rule (None: it would have run to the end)."""
+    state = TrainState()
+    for record in evals:
+        note_validation_loss(state, record["val_loss"], patience)
+        if state.stopped_early:
+            return int(record["step"])
+    return None
 
 
 def _call(callbacks: Sequence[Any], hook: str, state: TrainState) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from course_utils import sft
-from course_utils.train import TrainConfig, lr_at, resolve_precision, train
+from course_utils.train import TrainConfig, early_stop_step, lr_at, resolve_precision, train
 
 PAIRS = [
     {"prompt": "Summarise: the kettle broke.", "completion": "The kettle broke."},
@@ -102,6 +102,14 @@ def test_early_stopping_after_patience(small_model, tokenizer, examples):
     result = train(small_model, batches, quiet(max_steps=100, learning_rate=0.5, eval_every=1, patience=2),
                    eval_batches=batches)
     assert result.state.stopped_early and result.state.step < 100
+    assert early_stop_step(result.state.evals, patience=2) == result.state.step, "replaying gives the same step"
+
+
+def test_early_stop_step_replays_the_rule():
+    evals = [{"step": s, "val_loss": v} for s, v in [(1, 3.0), (2, 2.0), (3, 2.5), (4, 1.5), (5, 1.6), (6, 1.7)]]
+    assert early_stop_step(evals, patience=2) == 6
+    assert early_stop_step(evals, patience=1) == 3
+    assert early_stop_step(evals, patience=3) is None
 
 
 def test_callbacks_see_steps_evaluations_and_the_end(small_model, tokenizer, examples):
