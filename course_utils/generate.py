@@ -32,6 +32,8 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from course_utils.tasks import prompt_text
+
 
 def chat_prompt(tokenizer: PreTrainedTokenizerBase, user_text: str) -> str:
     """The text a chat model sees before it answers: the user's turn, then the assistant's header."""
@@ -321,3 +323,16 @@ def side_by_side(
         texts = [chat_prompt(tokenizer, p) if chat else p for p in prompts]
         outputs[name] = [r["text"] for r in complete(model, tokenizer, texts, max_new_tokens)]
     return SideBySide(list(prompts), outputs)
+
+
+def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
+                    samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
+    """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
+
+    Greedy decoding shows a model's single favourite answer; samples show how often it writes
+    each kind of answer, which is what SFT and DPO change.
+    """
+    prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
+    answers = complete(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                       batch_size=max(1, len(prompts)), sample_seed=seed)  # one call: one random stream per seed
+    return [a["text"] for a in answers]

@@ -32,7 +32,6 @@ from torch.nn import functional as F
 from transformers import PreTrainedTokenizerBase
 
 from course_utils import sft
-from course_utils.generate import chat_prompt, complete
 from course_utils.tasks import TASKS, make_example, prompt_text
 from course_utils.train import Batch
 from course_utils.world import World
@@ -158,17 +157,3 @@ def batch_dpo_loss(policy: torch.nn.Module, reference: torch.nn.Module, batch: B
     with torch.no_grad():
         reference_logps = sequence_logps(reference, batch)
     return dpo_loss(policy_logps[:n], policy_logps[n:], reference_logps[:n], reference_logps[n:], beta)
-
-
-# -- what a model writes -----------------------------------------------------------------------------
-def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
-                    samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
-    """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
-
-    Greedy decoding shows a model's single favourite answer; samples show how often it writes
-    each kind of answer, which is what SFT and DPO change.
-    """
-    prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
-    answers = complete(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                       batch_size=max(1, len(prompts)), sample_seed=seed)  # one call: one random stream per seed
-    return [a["text"] for a in answers]

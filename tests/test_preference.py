@@ -9,6 +9,7 @@ import torch
 
 from course_utils import preference, sft
 from course_utils.evaluate import score_row
+from course_utils.generate import sampled_answers
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_the_loss_matches_trl_dpo_trainer(small_model, tokenizer, pairs, tmp_pat
 
 
 def test_sampled_answers_repeat_with_the_seed(small_model, tokenizer, pairs):
-    first = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
-    again = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    first = sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    again = sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
     assert len(first) == 4 and first == again
     assert tokenizer.padding_side == "right", "the tokenizer's padding side is restored"
