@@ -36,7 +36,6 @@ from datasets import Dataset
 from course_utils import sft
 from course_utils.models import load_model
 from course_utils.shipped import load_instructions
-from course_utils.tasks import prompt_text
 from course_utils.threads import configure_threads
 from course_utils.train import TrainConfig, train
 
@@ -62,8 +61,7 @@ def pairs(n: int) -> list[dict]:
     rows = load_instructions("train", tasks=["ticket_summary"])[:n]
     if len(rows) < n:
         raise SystemExit(f"only {len(rows)} ticket-summary pairs shipped; ask for fewer steps or a smaller batch")
-    return [{"prompt": [{"role": "user", "content": prompt_text(r)}],
-             "completion": [{"role": "assistant", "content": r["output"]}]} for r in rows]
+    return sft.to_trl(rows)
 
 
 def run_course_utils(model, tokenizer, rows, args, batching: str, precision: str) -> float:

@@ -94,6 +94,13 @@ def to_messages(row: dict, where: str = "row") -> Messages:
     raise DataError(f"{where}: a 'text' row has no conversation; use tokenize_text")
 
 
+def to_trl(rows: Sequence[dict]) -> list[dict]:
+    """Rows in TRL's conversational prompt/completion format: what ``SFTTrainer`` reads for the same
+    pairs (the last turn is the completion)."""
+    conversations = [to_messages(row, f"row {i}") for i, row in enumerate(rows)]
+    return [{"prompt": turns[:-1], "completion": turns[-1:]} for turns in conversations]
+
+
 # -- 2. conversations to tokens and labels ------------------------------------------------------
 @dataclass
 class Example:

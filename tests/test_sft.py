@@ -183,3 +183,11 @@ def test_document_ends_stay_targets_when_bos_is_eos(tokenizer):
     blocks = sft.pack_documents(tok, ["one document", "another one"], 4)
     (batch,) = sft.language_model_batches(blocks, 8, sft.document_start_token(tok))
     assert (batch["labels"] == tok.eos_token_id).any()
+
+
+def test_trl_rows_hold_the_same_conversation(tokenizer):
+    row = {"instruction": "Summarise.", "input": "A ticket.", "output": "A summary."}
+    assert sft.to_trl([row]) == [{"prompt": [{"role": "user", "content": "Summarise.\n\nA ticket."}],
+                                  "completion": [{"role": "assistant", "content": "A summary."}]}]
+    with pytest.raises(sft.DataError, match="row 1"):
+        sft.to_trl([row, {"instruction": "no output"}])

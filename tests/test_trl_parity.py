@@ -9,7 +9,6 @@ from datasets import Dataset
 
 from course_utils import sft
 from course_utils.shipped import load_instructions
-from course_utils.tasks import prompt_text
 from course_utils.train import token_loss_sum
 
 
@@ -20,8 +19,7 @@ def test_completion_only_loss_matches_trl(tiny_base, tmp_path):
     model, tokenizer = tiny_base
     model = copy.deepcopy(model)  # SFTTrainer patches the forward of the model it is given
     pairs = load_instructions("validation", tasks=["ticket_summary", "qa", "urgency"])[::40][:6]
-    rows = [{"prompt": [{"role": "user", "content": prompt_text(r)}],
-             "completion": [{"role": "assistant", "content": r["output"]}]} for r in pairs]
+    rows = sft.to_trl(pairs)
     args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to=[], per_device_train_batch_size=len(rows),
                      max_length=512, gradient_checkpointing=False, bf16=False)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
