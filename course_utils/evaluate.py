@@ -180,13 +180,34 @@ def copying(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: S
             "repeat_mentions": hits["repeat"][1], "first_mentions": hits["first"][1]}
 
 
+# -- prompts for a base model ------------------------------------------------------------------
+Prompt = Callable[[PreTrainedTokenizerBase, dict], str]  # renders a row as the model's input
+
+
+def few_shot_prompt(shots: Sequence[dict], input_label: str = "Ticket", output_label: str = "Summary") -> Prompt:
+    """Worked examples (each input, then its output), then the row's input, as plain text: the way to
+    ask a base model, which knows no chat template, for a task."""
+    head = "".join(f"{input_label}: {s['input']}\n{output_label}: {s['output']}\n\n" for s in shots)
+    return lambda tokenizer, row: head + f"{input_label}: {row['input']}\n{output_label}:"
+
+
+def most_shots(tokenizer: PreTrainedTokenizerBase, shots: Sequence[dict], rows: Sequence[dict], new_tokens: int,
+               context: int, most: int = 3) -> int:
+    """The most worked examples (up to ``most``, the first of ``shots``) whose prompt leaves room for
+    ``new_tokens`` answer tokens within ``context`` on every row; 0 when not even one fits."""
+    def longest(k: int) -> int:
+        prompt = few_shot_prompt(shots[:k])
+        return max(len(tokenizer(prompt(tokenizer, r), verbose=False)["input_ids"]) for r in rows)
+    return max([k for k in range(1, most + 1) if longest(k) + new_tokens <= context], default=0)
+
+
 def evaluate_model(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     rows: Sequence[dict],
     max_new_tokens: int = 80,
     batch_size: int = 32,
-    prompt: Callable[[PreTrainedTokenizerBase, dict], str] | None = None,
+    prompt: Prompt | None = None,
 ) -> "Evaluation":
     """Generate greedily for every row, score each answer, and summarise per task type.
 

@@ -268,3 +268,18 @@ def test_copying_of_a_random_model_is_near_zero(tokenizer, small_model):
     texts = [d["text"] for d in load_corpus("validation")[:20]]
     rates = copying(small_model.eval(), tokenizer, texts)
     assert rates["repeat_mentions"] > 20 and rates["repeat"] < 0.05 and rates["first"] < 0.05
+
+
+def test_few_shot_prompt_and_the_most_shots_that_fit(tokenizer):
+    from course_utils.evaluate import few_shot_prompt, most_shots
+
+    shots = [{"input": f"ticket {i} " + "word " * 40, "output": f"summary {i}."} for i in range(3)]
+    row = {"input": "a new ticket"}
+    text = few_shot_prompt(shots[:2])(tokenizer, row)
+    assert text.startswith("Ticket: ticket 0") and text.endswith("Ticket: a new ticket\nSummary:")
+    assert text.count("Summary: summary") == 2
+    one = len(tokenizer(few_shot_prompt(shots[:1])(tokenizer, row))["input_ids"])
+    two = len(tokenizer(few_shot_prompt(shots[:2])(tokenizer, row))["input_ids"])
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=two + 10) == 2
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=two + 9) == 1
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=one - 1) == 0
