@@ -38,14 +38,14 @@ def is_one_sentence(text: str) -> bool:
     return text.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", text[:-1]) and "\n" not in text
 
 
-def _contains(answer: str, fact: str) -> bool:
-    """The fact appears as whole words: "6 months" is not found in "36 months"."""
+def contains_fact(answer: str, fact: str) -> bool:
+    """The fact appears as whole words, case aside: "6 months" is not found in "36 months"."""
     return re.search(rf"(?<![\w,]){re.escape(_norm(fact))}(?!\w|,\d)", _norm(answer)) is not None
 
 
 def _facts_found(answer: str, fields: dict) -> float:
     wanted = [str(v) for v in fields.values()]
-    return sum(_contains(answer, v) for v in wanted) / len(wanted)
+    return sum(contains_fact(answer, v) for v in wanted) / len(wanted)
 
 
 def score_summary(answer: str, fields: dict) -> Score:
@@ -54,7 +54,13 @@ def score_summary(answer: str, fields: dict) -> Score:
     return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
 
 
-CONTRACT_FORMAT = re.compile(r"^Term: [^;]+; liability cap: [^;]+; governing law: [^;]+\.$")
+CONTRACT_FORMAT = re.compile(r"^Term: ([^;]+); liability cap: ([^;]+); governing law: ([^;]+)\.$")
+
+
+def contract_values(answer: str) -> tuple[str, str, str] | None:
+    """The term, liability cap and governing law of a summary in the contract form (None: not in the form)."""
+    found = CONTRACT_FORMAT.match(answer.strip())
+    return found.groups() if found else None
 
 
 def score_contract_summary(answer: str, fields: dict) -> Score:

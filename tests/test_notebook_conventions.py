@@ -180,6 +180,7 @@ LIBRARY_LOGIC = {
     r"\.chat_template\s*=": "a chat template (models.prepare_for_chat readies every tokenizer)",
     r"def \w*sft_run\b": "its own SFT runner (finetune.fine_tune)",
     r"def \w*early_stop\w*\(": "its own early-stopping rule (train.early_stop_step)",
+    r"\(\?<!\[\\w": "its own fact-matching regex (evaluate.contains_fact)",
 }
 
 
