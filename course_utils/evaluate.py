@@ -20,8 +20,8 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from course_utils.generate import chat_prompt, complete
-from course_utils.sft import document_start_token, language_model_batches, pack_documents
-from course_utils.tasks import prompt_text
+from course_utils.pretrain import document_batches
+from course_utils.shipped import prompt_text
 from course_utils.train import evaluate_loss
 
 Score = dict[str, float | bool]
@@ -131,8 +131,7 @@ def score_row(row: dict, answer: str) -> Score:
 def perplexity(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
                block_size: int = 512, batch_size: int = 8) -> float:
     """exp(mean cross-entropy per token) of ``model`` on ``texts`` packed into blocks."""
-    blocks = pack_documents(tokenizer, texts, block_size)
-    return math.exp(evaluate_loss(model, language_model_batches(blocks, batch_size, document_start_token(tokenizer))))
+    return math.exp(evaluate_loss(model, document_batches(tokenizer, texts, block_size, batch_size)))
 
 
 _WORD = re.compile(r"[A-Za-z0-9+][\w'+-]*")

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from course_utils.tasks import prompt_text
+from course_utils.shipped import prompt_text
 
 
 def chat_prompt(tokenizer: PreTrainedTokenizerBase, user_text: str) -> str:

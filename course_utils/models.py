@@ -99,7 +99,7 @@ def resolve(name: str | os.PathLike) -> Path | str:
         if not (folder / "config.json").exists():
             raise ModelNotAvailableError(
                 f"The shipped model {name!r} is missing from {folder}. Rebuild the assets with "
-                "`python -m course_utils.assets` or reinstall the package."
+                "`python -m course_utils.synth.assets` or reinstall the package."
             )
         return folder
     path = Path(name).expanduser()

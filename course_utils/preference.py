@@ -4,7 +4,7 @@ SFT shows a model one target per prompt and raises its likelihood. Preference da
 comparison instead: a prompt, a response people preferred (``chosen``) and one they liked less
 (``rejected``), where both may be acceptable. DPO learns from such triples directly:
 
-1. ``preference_pairs``: reproducible pairs for the formal-rewrite task, in which both answers
+1. the shipped pairs (``shipped.load_preference_pairs``) are formal rewrites in which both answers
    carry every fact and the chosen one also thanks the reader (``thanks_the_reader`` checks it);
 2. ``pair_batch``: a batch of pairs as one padded batch, the chosen rows first and then the
    rejected rows, labelled as in ``course_utils.sft`` (-100 everywhere but the answer);
@@ -32,9 +32,8 @@ from torch.nn import functional as F
 from transformers import PreTrainedTokenizerBase
 
 from course_utils import sft
-from course_utils.tasks import TASKS, make_example, prompt_text
-from course_utils.train import Batch
-from course_utils.world import World
+from course_utils.shipped import prompt_text
+from course_utils.train import IGNORE, Batch
 
 
 # Closing sentences that thank the reader: the preferred rewrite ends with one of them.
@@ -59,33 +58,6 @@ def with_closings(rows: Sequence[dict], share: float, seed: int = 0) -> list[dic
     rng = random.Random(f"{seed}:closings")
     return [{**r, "output": f"{r['output']} {rng.choice(CLOSINGS)}"} if rng.random() < share else dict(r)
             for r in rows]
-
-
-def preference_pairs(n: int, seed: int, exclude: Sequence[str] = ()) -> list[dict]:
-    """``n`` formal-rewrite pairs drawn from the workbook's world with random ``seed``.
-
-    Each pair keeps the fields of a shipped row (task, instruction, input, output, fields) and
-    adds ``chosen`` (the reference rewrite, then a thank-you from ``CLOSINGS``) and ``rejected``
-    (the reference rewrite alone): both state every fact, and raters prefer the first. Inputs in
-    ``exclude`` (the SFT and test splits' inputs, say) are skipped, and no input repeats.
-    """
-    task = TASKS["rewrite"]
-    world = World(seed=0).stream(f"preference pairs:{seed}")  # the shipped cast, new events
-    seen = set(exclude)
-    pairs: list[dict] = []
-    attempts = 0
-    while len(pairs) < n:
-        attempts += 1
-        if attempts > 20 * n + 100:
-            raise RuntimeError(f"preference_pairs: found only {len(pairs)} new inputs of {n}; ask for fewer pairs")
-        row = make_example(task, world, world.rng, task.instructions)
-        if row["input"] in seen:
-            continue
-        seen.add(row["input"])
-        closing = world.rng.choice(CLOSINGS)
-        pairs.append({**row, "id": f"pref-{seed}-{len(pairs)}", "chosen": f"{row['output']} {closing}",
-                      "rejected": row["output"]})
-    return pairs
 
 
 def to_trl(pairs: Sequence[dict]) -> list[dict]:
@@ -114,7 +86,7 @@ def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # position t predicts token t + 1
     targets = batch["labels"][:, 1:]
     picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return picked * (targets != sft.IGNORE)
+    return picked * (targets != IGNORE)
 
 
 def sequence_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:

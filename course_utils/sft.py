@@ -1,4 +1,4 @@
-"""Turning rows of data into training batches, for pre-training and for supervised fine-tuning.
+"""Turning rows of data into training batches for supervised fine-tuning.
 
 SFT trains on (prompt, response) pairs with one objective: the mean negative log-likelihood of
 the response tokens given the prompt. Everything here serves that objective:
@@ -12,8 +12,7 @@ the response tokens given the prompt. Everything here serves that objective:
    rows dropped and why;
 4. ``padded_batches`` or ``packed_batches``: examples into batches.
 
-Pre-training reads raw documents instead: ``pack_documents`` lays ``<s> text </s>`` end to end
-and cuts equal blocks, in which every token except a document-opening ``<s>`` is a target.
+Pre-training reads raw documents instead (``course_utils.pretrain``).
 """
 from __future__ import annotations
 
@@ -300,38 +299,3 @@ def packed_batches(
         collate_packed([[examples[i] for i in b] for b in bins[s:s + rows_per_batch]], pad_token_id)
         for s in range(0, len(bins), rows_per_batch)
     ]
-
-
-# -- pre-training blocks ------------------------------------------------------------------------
-def pack_documents(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], block_size: int) -> torch.Tensor:
-    """Documents laid end to end and cut into rows of ``block_size`` tokens (the tail is dropped)."""
-    ids: list[int] = []
-    for doc in tokenizer(list(texts), add_special_tokens=True)["input_ids"]:  # one batched call: fast
-        ids.extend(doc)
-        ids.append(tokenizer.eos_token_id)
-    n_blocks = len(ids) // block_size
-    if n_blocks == 0:
-        raise ValueError(f"pack_documents: {len(ids)} tokens are fewer than one block of {block_size}")
-    return torch.tensor(ids[: n_blocks * block_size]).view(n_blocks, block_size)
-
-
-def document_start_token(tokenizer: PreTrainedTokenizerBase) -> int | None:
-    """The token that opens a document and is never a target: BOS, unless BOS is also EOS.
-
-    Where one token does both jobs (GPT-2, SmolLM2), it must stay a target, or the model
-    never learns to end a document.
-    """
-    bos = tokenizer.bos_token_id
-    return bos if bos is not None and bos != tokenizer.eos_token_id else None
-
-
-def language_model_batches(blocks: torch.Tensor, batch_size: int, start_token_id: int | None) -> list[Batch]:
-    """Batches whose labels are the inputs themselves, with ``start_token_id`` (see ``document_start_token``) ignored."""
-    batches = []
-    for start in range(0, len(blocks), batch_size):
-        input_ids = blocks[start:start + batch_size]
-        labels = input_ids.clone()
-        if start_token_id is not None:
-            labels[labels == start_token_id] = IGNORE
-        batches.append({"input_ids": input_ids, "labels": labels})
-    return batches

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from course_utils import plot as plot_module
-from course_utils import sft
+from course_utils import pretrain
 from course_utils.models import TinyConfig, build_model
 from course_utils.plot import PLOTLY_MIME, LivePlot, bar_chart, compare_runs, ema, loss_figure
 from course_utils.train import TrainConfig, train
@@ -24,8 +24,7 @@ PAIRS = [
 
 @pytest.fixture
 def batches(tokenizer):
-    blocks = sft.pack_documents(tokenizer, TEXTS, 16)
-    return sft.language_model_batches(blocks, 4, tokenizer.bos_token_id)
+    return pretrain.document_batches(tokenizer, TEXTS, 16, 4)
 
 
 def quick(**overrides) -> TrainConfig:

@@ -10,17 +10,15 @@ import torch
 from course_utils import preference, sft
 from course_utils.evaluate import score_row
 from course_utils.generate import sampled_answers
+from course_utils.shipped import load_preference_pairs
 
 
 @pytest.fixture(scope="module")
 def pairs():
-    return preference.preference_pairs(6, seed=0)
+    return load_preference_pairs("train")[:6]
 
 
 # -- the data ----------------------------------------------------------------------------------
-def test_pairs_are_reproducible_from_their_seed():
-    assert preference.preference_pairs(5, seed=3) == preference.preference_pairs(5, seed=3)
-    assert preference.preference_pairs(5, seed=3) != preference.preference_pairs(5, seed=4)
 
 
 def test_both_answers_are_acceptable_and_only_the_chosen_thanks_the_reader(pairs):
@@ -31,13 +29,6 @@ def test_both_answers_are_acceptable_and_only_the_chosen_thanks_the_reader(pairs
         assert preference.thanks_the_reader(pair["chosen"])
         assert not preference.thanks_the_reader(pair["rejected"])
         assert pair["chosen"].startswith(pair["rejected"] + " ")
-
-
-def test_excluded_inputs_are_skipped_and_none_repeats():
-    first = preference.preference_pairs(20, seed=1)
-    again = preference.preference_pairs(20, seed=1, exclude=[p["input"] for p in first[:5]])
-    assert not {p["input"] for p in first[:5]} & {p["input"] for p in again}
-    assert len({p["input"] for p in again}) == 20
 
 
 def test_the_style_check_reads_the_last_sentence():

@@ -175,16 +175,6 @@ def test_a_cache_would_let_packed_examples_see_each_other(small_model, tokenizer
     assert (alone - leaked).abs().max() > 1e-3
 
 
-def test_document_ends_stay_targets_when_bos_is_eos(tokenizer):
-    tok = copy.deepcopy(tokenizer)
-    assert sft.document_start_token(tok) == tok.bos_token_id
-    tok.bos_token = tok.eos_token  # as in GPT-2 or SmolLM2
-    assert sft.document_start_token(tok) is None
-    blocks = sft.pack_documents(tok, ["one document", "another one"], 4)
-    (batch,) = sft.language_model_batches(blocks, 8, sft.document_start_token(tok))
-    assert (batch["labels"] == tok.eos_token_id).any()
-
-
 def test_trl_rows_hold_the_same_conversation(tokenizer):
     row = {"instruction": "Summarise.", "input": "A ticket.", "output": "A summary."}
     assert sft.to_trl([row]) == [{"prompt": [{"role": "user", "content": "Summarise.\n\nA ticket."}],
