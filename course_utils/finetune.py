@@ -9,8 +9,8 @@ evaluation batch, the optimizer) reaches all of them.
 from __future__ import annotations
 
 import copy as copying
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -41,26 +41,39 @@ def fine_tune(
     eval_rows: Sequence[dict] | None = None,
     eval_every: int = 0,
     callbacks: Sequence[Any] = (),
+    batching: str = "padded",
+    group_by_length: bool = True,
     seed: int = 0,
     name: str | None = None,
     progress: bool = False,
+    train_settings: Mapping[str, Any] | None = None,
 ) -> FineTuneResult:
     """SFT of ``model`` on ``rows`` for ``steps`` optimizer steps (the preset's run length if None).
 
     ``copy`` is a choice the caller must state: True trains a deep copy and leaves ``model`` as it
     was, False trains ``model`` itself. ``learning_rate`` and ``batch_size`` override the preset's;
-    ``eval_rows`` give the validation loss every ``eval_every`` steps and at the end. With a
-    ``name``, one line says what the run did. The trained model is ``result.model``, and
-    ``result.prepared`` counts the rows kept, cut and dropped.
+    ``eval_rows`` give the validation loss every ``eval_every`` steps and at the end.
+    ``batching`` is "padded" (batches of similar length unless ``group_by_length`` is False) or
+    "packed" (examples laid into rows of ``preset.max_length``). ``train_settings`` sets any other
+    ``TrainConfig`` field (precision, gradient accumulation, checkpoints). With a ``name``, one
+    line says what the run did. The trained model is ``result.model``, and ``result.prepared``
+    counts the rows kept, cut and dropped.
     """
     steps = preset.steps if steps is None else steps
     if steps < 1:
         raise ValueError(f"fine_tune: steps must be at least 1, got {steps}")
+    if batching not in ("padded", "packed"):
+        raise ValueError(f"fine_tune: batching must be 'padded' or 'packed', got {batching!r}")
     target = copying.deepcopy(model) if copy else model
     examples, prepared = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
     if not examples:
         raise ValueError(f"fine_tune: none of the {len(rows)} rows has a response left to train on")
-    batches = sft.padded_batches(examples, batch_size or preset.batch_size, tokenizer.pad_token_id, seed=seed)
+    batch_size = batch_size or preset.batch_size
+    if batching == "packed":
+        batches = sft.packed_batches(examples, preset.max_length, batch_size, tokenizer.pad_token_id, seed)
+    else:
+        batches = sft.padded_batches(examples, batch_size, tokenizer.pad_token_id, seed=seed,
+                                     group_by_length=group_by_length)
     eval_batches = None
     if eval_rows:
         eval_examples, _ = sft.prepare(tokenizer, eval_rows, max_length=preset.max_length, verbose=False)
@@ -68,6 +81,7 @@ def fine_tune(
     config = TrainConfig(max_steps=steps, learning_rate=learning_rate or preset.learning_rate,
                          warmup_steps=preset.warmup_for(steps), betas=preset.betas, eval_every=eval_every,
                          seed=seed, progress=progress)
+    config = replace(config, **(train_settings or {}))
     result = train(target, batches, config, eval_batches=eval_batches, callbacks=callbacks)
     if name:
         state = result.state

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -53,14 +53,6 @@ class TrainConfig:
     resume: bool = True  # continue from output_dir's checkpoint when one exists
     seed: int = 0  # seeds the batch order and dropout
     progress: bool = True  # show a tqdm progress bar
-
-
-class Callback(Protocol):
-    """What the loop calls; implement any of these methods (the others may be absent)."""
-
-    def on_step(self, state: "TrainState") -> None: ...
-    def on_evaluate(self, state: "TrainState") -> None: ...
-    def on_end(self, state: "TrainState") -> None: ...
 
 
 @dataclass
@@ -233,7 +225,9 @@ def train(
     """Train ``model`` on micro-batches of ``input_ids``/``labels`` (and a mask or position ids).
 
     ``train_batches`` is a list (reshuffled every pass) or a function from the pass number to
-    a list. Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
+    a list. Each callback may have any of ``on_step``, ``on_evaluate`` and ``on_end``, called
+    with the ``TrainState`` after every step, every evaluation and the run (``plot.LivePlot`` has
+    all three). Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
     """
     config = config or TrainConfig()
     ensure_threads()

@@ -74,3 +74,25 @@ def test_bad_input_is_named(small_model, tokenizer, rows):
         fine_tune(small_model, tokenizer, [rows[0], {"instruction": "x"}], PRESET, 2, copy=True)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         fine_tune(small_model, tokenizer, rows, PRESET, 0, copy=True)
+    with pytest.raises(ValueError, match="batching must be 'padded' or 'packed', got 'pairs'"):
+        fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True, batching="pairs")
+
+
+@pytest.mark.parametrize("batching, group", [("packed", True), ("padded", False)])
+def test_other_batchings_are_the_library_batches(small_model, tokenizer, rows, batching, group):
+    by_hand = copy.deepcopy(small_model)
+    examples, _ = sft.prepare(tokenizer, rows, max_length=PRESET.max_length, verbose=False)
+    if batching == "packed":
+        batches = sft.packed_batches(examples, PRESET.max_length, PRESET.batch_size, tokenizer.pad_token_id, 1)
+    else:
+        batches = sft.padded_batches(examples, PRESET.batch_size, tokenizer.pad_token_id, seed=1, group_by_length=False)
+    train(by_hand, batches, TrainConfig(max_steps=3, learning_rate=PRESET.learning_rate,
+                                        warmup_steps=PRESET.warmup_for(3), seed=1, progress=False))
+    result = fine_tune(small_model, tokenizer, rows, PRESET, 3, copy=True, seed=1, batching=batching,
+                       group_by_length=group)
+    assert same(weights(result.model), weights(by_hand))
+
+
+def test_train_settings_reach_the_loop(small_model, tokenizer, rows):
+    result = fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True, train_settings={"grad_accum_steps": 2})
+    assert result.history[0]["tokens"] > fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True).history[0]["tokens"]
