@@ -316,7 +316,7 @@ def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int
     t0 = time.perf_counter()
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = [next(micro) for _ in range(config.grad_accum_steps)]
-    n_targets = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    n_targets = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
     if n_targets == 0:
         raise ValueError(f"step {step + 1}: its batches hold no target tokens (every label is -100)")
     lr = lr_at(step, config)
