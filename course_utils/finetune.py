@@ -36,6 +36,7 @@ def fine_tune(
     steps: int | None = None,
     *,
     copy: bool,
+    epochs: float | None = None,
     learning_rate: float | None = None,
     batch_size: int | None = None,
     eval_rows: Sequence[dict] | None = None,
@@ -48,7 +49,8 @@ def fine_tune(
     progress: bool = False,
     train_settings: Mapping[str, Any] | None = None,
 ) -> FineTuneResult:
-    """SFT of ``model`` on ``rows`` for ``steps`` optimizer steps (the preset's run length if None).
+    """SFT of ``model`` on ``rows`` for ``steps`` optimizer steps, or for ``epochs`` passes over the rows
+    (neither: the preset's run length).
 
     ``copy`` is a choice the caller must state: True trains a deep copy and leaves ``model`` as it
     was, False trains ``model`` itself. ``learning_rate`` and ``batch_size`` override the preset's;
@@ -59,9 +61,10 @@ def fine_tune(
     line says what the run did. The trained model is ``result.model``, and ``result.prepared``
     counts the rows kept, cut and dropped.
     """
-    steps = preset.steps if steps is None else steps
-    if steps < 1:
-        raise ValueError(f"fine_tune: steps must be at least 1, got {steps}")
+    if steps is not None and epochs is not None:
+        raise ValueError("fine_tune: give steps or epochs, not both")
+    if (steps if steps is not None else 1) < 1 or (epochs if epochs is not None else 1) <= 0:
+        raise ValueError(f"fine_tune: steps must be at least 1 and epochs above 0, got {steps} and {epochs}")
     if batching not in ("padded", "packed"):
         raise ValueError(f"fine_tune: batching must be 'padded' or 'packed', got {batching!r}")
     target = copying.deepcopy(model) if copy else model
@@ -74,6 +77,9 @@ def fine_tune(
     else:
         batches = sft.padded_batches(examples, batch_size, tokenizer.pad_token_id, seed=seed,
                                      group_by_length=group_by_length)
+    if epochs is not None:
+        steps = max(1, round(epochs * len(batches)))
+    steps = preset.steps if steps is None else steps
     eval_batches = None
     if eval_rows:
         eval_examples, _ = sft.prepare(tokenizer, eval_rows, max_length=preset.max_length, verbose=False)

@@ -72,6 +72,8 @@ def test_the_preset_sets_warm_up_batch_and_betas(small_model, tokenizer, rows, c
 def test_bad_input_is_named(small_model, tokenizer, rows):
     with pytest.raises(sft.DataError, match="row 1"):
         fine_tune(small_model, tokenizer, [rows[0], {"instruction": "x"}], PRESET, 2, copy=True)
+    with pytest.raises(ValueError, match="give steps or epochs, not both"):
+        fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True, epochs=1)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         fine_tune(small_model, tokenizer, rows, PRESET, 0, copy=True)
     with pytest.raises(ValueError, match="batching must be 'padded' or 'packed', got 'pairs'"):
@@ -96,3 +98,9 @@ def test_other_batchings_are_the_library_batches(small_model, tokenizer, rows, b
 def test_train_settings_reach_the_loop(small_model, tokenizer, rows):
     result = fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True, train_settings={"grad_accum_steps": 2})
     assert result.history[0]["tokens"] > fine_tune(small_model, tokenizer, rows, PRESET, 2, copy=True).history[0]["tokens"]
+
+
+def test_epochs_count_passes_over_the_batches(small_model, tokenizer, rows):
+    one_pass = len(rows) // PRESET.batch_size  # 24 rows in batches of 4
+    assert fine_tune(small_model, tokenizer, rows, PRESET, copy=True, epochs=1).state.step == one_pass
+    assert fine_tune(small_model, tokenizer, rows, PRESET, copy=True, epochs=0.5).state.step == one_pass // 2
