@@ -19,7 +19,7 @@ import argparse
 import statistics
 import time
 
-from course_utils.evaluate import evaluate_model, score_summary
+from course_utils.evaluate import follow_rates
 from course_utils.finetune import fine_tune
 from course_utils.models import load_model
 from course_utils.presets import TICKET_SFT
@@ -28,11 +28,6 @@ from course_utils.threads import configure_threads
 
 FIELD_TARGET, FIELD_LIMIT_S = 0.9, 45.0
 NAMES_TARGET, NAMES_LIMIT_S = 0.8, 90.0
-
-
-def names_right(answer: str, row: dict) -> bool:
-    """The summary names the ticket's customer and product."""
-    return score_summary(answer, {k: row["fields"][k] for k in ("customer", "product")})["score"] == 1.0
 
 
 class Watch:
@@ -48,12 +43,12 @@ class Watch:
             return
         started = time.perf_counter()
         self.model.eval()
-        answers = evaluate_model(self.model, self.tokenizer, self.rows, max_new_tokens=48).answers
+        _, answers = follow_rates(self.model, self.tokenizer, self.rows, max_new_tokens=48)
         self.model.train()
         self.eval_seconds += time.perf_counter() - started
         point = {"step": state.step, "seconds": state.elapsed_s - self.eval_seconds,
                  "fields": float(answers["score"].mean()),
-                 "names": sum(map(names_right, answers["answer"], self.rows)) / len(self.rows)}
+                 "names": float(answers["names customer and product"].mean())}
         self.curve.append(point)
         print(f"  step {point['step']:4d}  {point['seconds']:6.1f} s of training  field accuracy {point['fields']:.3f}  "
               f"customer and product {point['names']:.3f}", flush=True)

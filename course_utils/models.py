@@ -7,8 +7,12 @@ message that says what to do, rather than hanging.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,6 +74,44 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> in
     """Number of distinct parameters (tied weights counted once)."""
     params = {id(p): p for p in model.parameters() if p.requires_grad or not trainable_only}
     return sum(p.numel() for p in params.values())
+
+
+@contextlib.contextmanager
+def eager_attention(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """The model with its attention computed as plain matrix products for a while, then as before.
+
+    The fast fused kernels neither return attention weights nor show their products to PyTorch's
+    FLOP counter; the plain ("eager") implementation does both.
+    """
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        yield model
+    finally:
+        model.set_attn_implementation(previous)
+
+
+@torch.no_grad()
+def attention_weights(model: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """The attention weights of the first row of ``input_ids``, as (layers, heads, positions, positions) on the CPU.
+
+    Row i of a head's matrix is how much position i attends to each position j.
+    """
+    with eager_attention(model):
+        attentions = model(input_ids=input_ids, output_attentions=True).attentions  # one (rows, heads, T, T) per layer
+    return torch.stack(attentions)[:, 0].float().cpu()
+
+
+@torch.no_grad()
+def weight_change(model: torch.nn.Module, reference: torch.nn.Module) -> float:
+    """How far training moved the weights: the norm of (model - reference) over the reference's norm,
+    all weights taken as one vector. Both must be the same network."""
+    if count_parameters(model) != count_parameters(reference):
+        raise ValueError(f"weight_change compares one network with itself: {count_parameters(model):,} parameters "
+                         f"against {count_parameters(reference):,}")
+    before = torch.cat([p.flatten().float() for p in reference.parameters()])
+    after = torch.cat([p.flatten().float() for p in model.parameters()])
+    return float((after - before).norm() / before.norm())
 
 
 def pick_device() -> torch.device:
@@ -200,4 +242,13 @@ def add_lora(model: torch.nn.Module, r: int = 8, alpha: int | None = None, dropo
 
     config = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
                         target_modules=list(target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers name: a notice for peft
+        return get_peft_model(model, config)
+
+
+def saved_bytes(model: torch.nn.Module) -> int:
+    """Bytes on disk of ``model.save_pretrained``: all the weights, or only the adapters of a peft model."""
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())

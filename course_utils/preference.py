@@ -15,7 +15,9 @@ comparison instead: a prompt, a response people preferred (``chosen``) and one t
        loss = -log sigmoid(beta * ([log pi(y_w) - log ref(y_w)] - [log pi(y_l) - log ref(y_l)]))
 
    averaged over the pairs, where y_w is the chosen answer and y_l the rejected one;
-   ``beta`` times a bracket is that answer's *implicit reward*.
+   ``beta`` times a bracket is that answer's *implicit reward*;
+5. ``win_rates`` and ``pair_summary``: how often a model's answers take the preferred style, and
+   what it makes of held-out pairs, before and after DPO.
 
 The same loss is TRL's ``DPOTrainer`` default (``loss_type="sigmoid"``); the tests check that
 both give the same number on the same batch.
@@ -27,13 +29,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch.nn import functional as F
 from transformers import PreTrainedTokenizerBase
 
 from course_utils import sft
+from course_utils.evaluate import Evaluation, evaluate_model
+from course_utils.generate import sampled_answers
 from course_utils.shipped import prompt_text
-from course_utils.train import IGNORE, Batch
+from course_utils.train import IGNORE, Batch, to_device
 
 
 # Closing sentences that thank the reader: the preferred rewrite ends with one of them.
@@ -68,8 +73,8 @@ def to_trl(pairs: Sequence[dict]) -> list[dict]:
 
 
 # -- log-probabilities of answers ------------------------------------------------------------------
-def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict]) -> Batch:
-    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded.
+def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict], device: torch.device | str = "cpu") -> Batch:
+    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded, on ``device``.
 
     Labels follow ``sft.tokenize_conversation``: the answer and its end-of-turn token are
     targets; the prompt and the padding are -100.
@@ -77,7 +82,7 @@ def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict]) -> Bat
     conversations = [[{"role": "user", "content": prompt_text(p)}, {"role": "assistant", "content": p[side]}]
                      for side in ("chosen", "rejected") for p in pairs]
     examples = [sft.tokenize_conversation(tokenizer, m, where=f"pair row {i}") for i, m in enumerate(conversations)]
-    return sft.collate_padded(examples, tokenizer.pad_token_id)
+    return to_device(sft.collate_padded(examples, tokenizer.pad_token_id), device)
 
 
 def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -92,6 +97,14 @@ def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
 def sequence_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """log p(answer | prompt) of every row: the sum of its answer tokens' log-probabilities."""
     return token_logps(model, batch).sum(dim=1)
+
+
+def answer_tokens(tokenizer: PreTrainedTokenizerBase, batch: Batch, logps: torch.Tensor, row: int) -> pd.DataFrame:
+    """The answer tokens of one row of ``batch`` beside their ``token_logps``: where two answers part shows here."""
+    targets = batch["labels"][row, 1:].cpu()
+    scored = targets != IGNORE
+    return pd.DataFrame({"token": [repr(tokenizer.decode([t])) for t in targets[scored].tolist()],
+                         "log p": logps[row].cpu()[scored].tolist()})
 
 
 # -- the DPO loss ----------------------------------------------------------------------------------
@@ -129,3 +142,40 @@ def batch_dpo_loss(policy: torch.nn.Module, reference: torch.nn.Module, batch: B
     with torch.no_grad():
         reference_logps = sequence_logps(reference, batch)
     return dpo_loss(policy_logps[:n], policy_logps[n:], reference_logps[:n], reference_logps[n:], beta)
+
+
+# -- what a model prefers --------------------------------------------------------------------------
+@torch.no_grad()
+def pair_summary(policy: torch.nn.Module, reference: torch.nn.Module, batch: Batch, beta: float = 0.1) -> dict[str, float]:
+    """What a policy makes of the pairs of a ``pair_batch``: its reward margins against ``reference``,
+    how often it finds the chosen answer the likelier, and the mean log-probability of each side."""
+    n = batch["input_ids"].shape[0] // 2
+    margins = batch_dpo_loss(policy, reference, batch, beta).margins
+    logps = sequence_logps(policy, batch)
+    return {
+        "mean reward margin": margins.mean().item(),
+        "pairs with a positive margin": (margins > 0).float().mean().item(),
+        "model finds chosen likelier": (logps[:n] > logps[n:]).float().mean().item(),
+        "mean log p(chosen)": logps[:n].mean().item(),
+        "mean log p(rejected)": logps[n:].mean().item(),
+    }
+
+
+def win_rates(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
+              samples_per_prompt: int = 8, max_new_tokens: int = 80) -> tuple[dict[str, float], Evaluation]:
+    """Shares of the model's answers to ``rows`` that thank the reader, greedy and sampled, beside the
+    scorer's verdicts on the greedy answers, and the greedy ``Evaluation`` itself.
+
+    The greedy answer is the model's single favourite; samples at temperature 1 show how often it
+    writes each style. The field accuracy shows whether the facts survive a change of style.
+    """
+    greedy = evaluate_model(model, tokenizer, rows, max_new_tokens=max_new_tokens)
+    samples = sampled_answers(model, tokenizer, rows, samples_per_prompt=samples_per_prompt,
+                              max_new_tokens=max_new_tokens)
+    return {
+        "greedy win rate": greedy.answers["answer"].map(thanks_the_reader).mean(),
+        "sampled win rate": sum(map(thanks_the_reader, samples)) / len(samples),
+        "field accuracy": greedy.answers["score"].mean(),
+        "format kept": greedy.answers["format_ok"].mean(),
+        "stopped at EOS": greedy.answers["stopped_at_eos"].mean(),
+    }, greedy

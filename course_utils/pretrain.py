@@ -3,16 +3,17 @@
 Pre-training has no prompts and no answers: every token of the text is a target.
 ``pack_documents`` lays ``<s> text </s>`` end to end and cuts rows of equal length, and
 ``language_model_batches`` labels each row with itself, except a document-opening ``<s>``, which
-nothing before it could predict.
+nothing before it could predict. ``target_pairs`` lists every target with the token before it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Iterator
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from course_utils.train import IGNORE, Batch
+from course_utils.train import IGNORE, Batch, TrainConfig, train
 
 
 def pack_documents(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], block_size: int) -> torch.Tensor:
@@ -54,3 +55,26 @@ def document_batches(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], b
     """The three steps above in one call: documents into labelled batches of ``block_size``-token rows."""
     blocks = pack_documents(tokenizer, texts, block_size)
     return language_model_batches(blocks, batch_size, document_start_token(tokenizer))
+
+
+def target_pairs(batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
+    """(previous token, target token) for every target of the batches, row by row: the pairs the loss sums over,
+    and what a bigram model counts."""
+    for batch in batches:
+        previous = batch["input_ids"][:, :-1].reshape(-1).tolist()
+        targets = batch["labels"][:, 1:].reshape(-1).tolist()
+        yield from ((a, t) for a, t in zip(previous, targets) if t != IGNORE)
+
+
+def tokens_per_second(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], steps: int,
+                      block_size: int = 512, batch_size: int = 8) -> float:
+    """Speed of pre-training steps on this machine: up to ``steps`` timed steps on ``texts``, trained on a copy.
+
+    One more step runs first and is not timed: it pays for one-off start-up work.
+    """
+    batches = document_batches(tokenizer, texts, block_size, batch_size)[:steps + 1]
+    if len(batches) < 2:
+        raise ValueError(f"tokens_per_second: the texts fill {len(batches)} batch(es); give at least two batches of text")
+    run = train(copy.deepcopy(model), batches, TrainConfig(max_steps=len(batches), warmup_steps=1, progress=False))
+    timed = run.history[1:]
+    return sum(r["tokens"] for r in timed) / sum(r["seconds"] for r in timed)

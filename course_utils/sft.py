@@ -12,10 +12,12 @@ the response tokens given the prompt. Everything here serves that objective:
    rows dropped and why;
 4. ``padded_batches`` or ``packed_batches``: examples into batches.
 
-Pre-training reads raw documents instead (``course_utils.pretrain``).
+``as_formats`` writes one pair in each format and ``token_stats`` measures a data set in the
+tokens ``prepare`` makes of it. Pre-training reads raw documents instead (``course_utils.pretrain``).
 """
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -23,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from course_utils.shipped import prompt_text, read_jsonl
 from course_utils.train import IGNORE, Batch
 
 Messages = list[dict[str, str]]
@@ -100,6 +104,28 @@ def to_trl(rows: Sequence[dict]) -> list[dict]:
     return [{"prompt": turns[:-1], "completion": turns[-1:]} for turns in conversations]
 
 
+def as_formats(row: dict) -> dict[str, dict]:
+    """One instruction pair (instruction, input, output) written in each conversation format of
+    ``FORMATS``, simplest first: data sets store the same pair in any of these shapes."""
+    user = prompt_text(row)
+    return {
+        "prompt_completion": {"prompt": user, "completion": row["output"]},
+        "alpaca": {"instruction": row["instruction"], "input": row.get("input", ""), "output": row["output"]},
+        "messages": {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]},
+    }
+
+
+def row_preview(row: Any, width: int = 60) -> str:
+    """A row as one line of JSON with every string cut to ``width`` characters: its format at a glance."""
+    def cut(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if len(value) <= width else value[:width] + "..."
+        if isinstance(value, dict):
+            return {key: cut(v) for key, v in value.items()}
+        return [cut(v) for v in value] if isinstance(value, list) else value
+    return json.dumps(cut(row))
+
+
 # -- 2. conversations to tokens and labels ------------------------------------------------------
 @dataclass
 class Example:
@@ -167,8 +193,6 @@ class PrepReport:
 def _rows_with_places(rows: Any) -> Iterable[tuple[dict, str]]:
     """Rows with a name for each: 'FILE, line N' for JSONL files, 'row i' otherwise."""
     if isinstance(rows, (str, Path)):
-        from course_utils.shipped import read_jsonl
-
         path = Path(rows)
         yield from ((row, f"{path.name}, row {i}") for i, row in enumerate(read_jsonl(path), start=1))
         return
@@ -178,14 +202,14 @@ def _rows_with_places(rows: Any) -> Iterable[tuple[dict, str]]:
 def prepare(
     tokenizer: PreTrainedTokenizerBase,
     rows: Sequence[dict] | str | Path | Any,
-    max_length: int = 512,
+    max_length: int | None = 512,
     verbose: bool = True,
 ) -> tuple[list[Example], PrepReport]:
     """Tokenise rows (a list, a JSONL path or a ``datasets.Dataset``) into examples.
 
     A row whose fields are missing or of the wrong type raises a ``DataError`` naming the row
     and the field. A row whose response is empty, or which has no target token left after
-    cutting it to ``max_length`` (the prompt's start is kept), is dropped and counted.
+    cutting it to ``max_length`` (the prompt's start is kept; None cuts nothing), is dropped and counted.
     """
     examples, report = [], PrepReport()
     for row, where in _rows_with_places(rows):
@@ -201,7 +225,7 @@ def prepare(
                 report.dropped["empty response"] += 1
                 continue
             example = tokenize_conversation(tokenizer, messages, where)
-        if len(example) > max_length:
+        if max_length is not None and len(example) > max_length:
             example = Example(example.input_ids[:max_length], example.labels[:max_length])
             report.truncated += 1
             if example.n_targets == 0:
@@ -212,6 +236,23 @@ def prepare(
     if verbose:
         print(f"prepare: {report}")
     return examples, report
+
+
+def token_stats(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict]) -> pd.Series:
+    """The size of a data set in the tokens training reads: its examples, their tokens, how many of
+    those are targets, and the targets' share (ratios rounded for reading), one row per measure.
+
+    Every row is prepared as for training, uncut, so pre-training documents (``text`` rows, every
+    token but BOS a target) and instruction pairs (only the response is a target) are measured alike.
+    The counts stay whole numbers, also in a table of several sets.
+    """
+    examples, _ = prepare(tokenizer, rows, max_length=None, verbose=False)
+    if not examples:
+        raise ValueError(f"token_stats: none of the {len(rows)} rows gives an example to measure")
+    tokens, targets = sum(len(e) for e in examples), sum(e.n_targets for e in examples)
+    measures = {"examples": len(examples), "tokens": tokens, "tokens per example": round(tokens / len(examples), 1),
+                "target tokens": targets, "share of tokens that are targets": round(targets / tokens, 3)}
+    return pd.Series(measures, dtype=object)
 
 
 # -- 4. examples to batches ---------------------------------------------------------------------

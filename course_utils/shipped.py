@@ -28,6 +28,15 @@ PREFERENCE_SPLITS = ("train", "test")
 TRAINING_TASKS = ("ticket_summary", "contract_summary", "qa", "urgency", "extract_json", "rewrite")
 HELD_OUT_TASKS = ("sentiment", "contract_json")
 TASKS = TRAINING_TASKS + HELD_OUT_TASKS
+
+# The kinds of pre-training document that hold each task's kind of input: a ticket is also in the
+# corpus as its exported record, and the encyclopedia articles QA reads are company, product and
+# place pages, and FAQ pages (articles with readers' questions). Corpus rows name their "kind".
+_TICKETS, _ARTICLES = ("ticket", "export"), ("company", "product", "place", "faq")
+INPUT_KINDS: dict[str, tuple[str, ...]] = {
+    "ticket_summary": _TICKETS, "urgency": _TICKETS, "extract_json": _TICKETS, "sentiment": _TICKETS,
+    "rewrite": _TICKETS, "contract_summary": ("contract",), "contract_json": ("contract",), "qa": _ARTICLES,
+}
 WORDINGS = "wordings.json"  # in data/sft: each task's instruction wordings
 
 
@@ -134,6 +143,25 @@ def load_wordings() -> dict[str, Wordings]:
     """Each task's instruction wordings, by task name."""
     raw = json.loads((data_dir() / "sft" / WORDINGS).read_text())
     return {task: Wordings(tuple(w["instructions"]), tuple(w["reworded"])) for task, w in raw.items()}
+
+
+def flawed_sets(task: str, flaws: Sequence[str]) -> dict[str, list[InstructionRow]]:
+    """The training pairs of ``task`` that have a flawed copy of every kind in ``flaws`` (``train_flawed``),
+    as ``{"clean": pairs}`` and one set per flaw: the same inputs, in the same order, in every set,
+    so that training on each set differs only in the responses."""
+    flawed = {(r["clean_id"], r["flaw"]): r for r in load_instructions("train_flawed", tasks=[task])}
+    clean = [r for r in load_instructions("train", tasks=[task]) if all((r["id"], f) in flawed for f in flaws)]
+    if not clean:
+        raise ValueError(f"no {task} pair has a flawed copy of every kind in {list(flaws)}")
+    return {"clean": clean} | {f: [flawed[(r["id"], f)] for r in clean] for f in flaws}
+
+
+def contract_pair(text: str, term: str, cap: str, law: str) -> dict:
+    """A contract-summary pair written by hand, in the shape of ``data/handwritten/contract_pairs.jsonl``:
+    the summary is built from the fields, so it cannot contradict them."""
+    return {"task": "contract_summary", "instruction": load_wordings()["contract_summary"].instructions[0],
+            "input": text, "output": f"Term: {term}; liability cap: {cap}; governing law: {law}.",
+            "fields": {"term": term, "liability_cap": cap, "governing_law": law}}
 
 
 def load_handwritten(name: str) -> list[dict]:

@@ -10,6 +10,7 @@ multi-process (DDP) training without a second code path.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import random
@@ -72,6 +73,15 @@ class TrainState:
     @property
     def last(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
+
+    def summary(self) -> str:
+        """What the run did, in one line: steps, tokens and time, then the losses at its start and its end."""
+        text = f"{self.step} steps, {self.tokens_seen:,} tokens in {self.elapsed_s:.0f} s"
+        if self.history:
+            text += f"; training loss {self.history[0]['loss']:.3f} at the first step, {self.last['loss']:.3f} at the last"
+        if self.evals:
+            text += f"; validation loss {self.evals[-1]['val_loss']:.3f}"
+        return text
 
 
 @dataclass
@@ -138,6 +148,11 @@ def _right_padded(attention_mask: torch.Tensor) -> bool:
     return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
 
 
+def to_device(batch: Batch, device: torch.device | str) -> Batch:
+    """The batch with every tensor on ``device``, where the model's weights are."""
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 def count_tokens(batch: Batch) -> int:
     """Tokens the model reads in a batch (padding excluded)."""
     if "attention_mask" in batch:
@@ -153,7 +168,7 @@ def evaluate_loss(model: torch.nn.Module, batches: Sequence[Batch], device: torc
     device = device or next(model.parameters()).device
     total, count = 0.0, 0
     for batch in batches:
-        loss_sum, n, _ = token_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
+        loss_sum, n, _ = token_loss_sum(model, to_device(batch, device))
         total, count = total + float(loss_sum), count + n
     model.train(was_training)
     if count == 0:
@@ -378,6 +393,20 @@ def early_stop_step(evals: Sequence[dict[str, float]], patience: int) -> int | N
         if state.stopped_early:
             return int(record["step"])
     return None
+
+
+class KeepBest:
+    """A callback that keeps a copy of ``model``'s weights at the evaluation with the lowest validation loss.
+
+    Early stopping ends a run after the best point; these are the weights to go back to.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model, self.weights, self.step = model, None, None
+
+    def on_evaluate(self, state: TrainState) -> None:
+        if state.evals[-1]["val_loss"] <= state.best_val_loss:
+            self.weights, self.step = copy.deepcopy(self.model.state_dict()), state.step
 
 
 def _call(callbacks: Sequence[Any], hook: str, state: TrainState) -> None:

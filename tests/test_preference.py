@@ -155,3 +155,44 @@ def test_sampled_answers_repeat_with_the_seed(small_model, tokenizer, pairs):
     again = sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
     assert len(first) == 4 and first == again
     assert tokenizer.padding_side == "right", "the tokenizer's padding side is restored"
+
+
+def test_pair_batch_on_a_device(tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs[:2], device="meta")
+    assert all(t.device.type == "meta" for t in batch.values())
+
+
+def test_answer_tokens_list_one_answer_with_its_log_probabilities(small_model, tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs[:2])
+    with torch.no_grad():
+        logps = preference.token_logps(small_model, batch)
+    rejected = preference.answer_tokens(tokenizer, batch, logps, 3)  # row n + 1: the second pair's rejected answer
+    targets = batch["labels"][3][batch["labels"][3] != sft.IGNORE].tolist()
+    assert rejected["token"].tolist() == [repr(tokenizer.decode([t])) for t in targets]
+    assert rejected["log p"].sum() == pytest.approx(float(logps[3].sum()), abs=1e-4), "every answer token, no other"
+
+
+def test_pair_summary_of_the_reference_itself_has_no_margins(small_model, tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs)
+    summary = preference.pair_summary(small_model, copy.deepcopy(small_model), batch)
+    assert summary["mean reward margin"] == 0 and summary["pairs with a positive margin"] == 0
+    with torch.no_grad():
+        logps = preference.sequence_logps(small_model, batch)
+    n = len(pairs)
+    assert summary["model finds chosen likelier"] == pytest.approx(float((logps[:n] > logps[n:]).float().mean()))
+    assert summary["mean log p(rejected)"] == pytest.approx(float(logps[n:].mean()), abs=1e-4)
+
+
+def test_win_rates_count_the_answers_that_thank_the_reader(small_model, tokenizer, monkeypatch):
+    from course_utils import evaluate
+    from course_utils.shipped import load_instructions
+
+    rows = load_instructions("test", tasks=["rewrite"])[:2]
+    monkeypatch.setattr(evaluate, "complete", lambda model, tok, prompts, *args: [
+        {"text": row["output"], "stopped_at_eos": True, "new_tokens": 1} for row in rows])
+    monkeypatch.setattr(preference, "sampled_answers", lambda *args, **kwargs: [
+        rows[0]["output"] + " Thank you.", rows[0]["output"], rows[1]["output"], rows[1]["output"]])
+    rates, greedy = preference.win_rates(small_model, tokenizer, rows, samples_per_prompt=2)
+    assert rates["greedy win rate"] == 0 and rates["sampled win rate"] == 0.25
+    assert rates["field accuracy"] == rates["format kept"] == rates["stopped at EOS"] == 1.0
+    assert len(greedy.answers) == 2

@@ -36,3 +36,23 @@ def test_document_ends_stay_targets_when_bos_is_eos(tokenizer):
     assert (batch["labels"] == tok.eos_token_id).any()
 
 
+def test_tokens_per_second_times_steps_on_a_copy(small_model, tokenizer):
+    import torch
+
+    texts = [f"document number {i} says something about the world." for i in range(200)]
+    before = [p.clone() for p in small_model.parameters()]
+    speed = pretrain.tokens_per_second(small_model, tokenizer, texts, steps=2, block_size=32, batch_size=2)
+    assert speed > 0
+    assert all(torch.equal(p, q) for p, q in zip(small_model.parameters(), before)), "the model is left as it was"
+    with pytest.raises(ValueError, match="at least two batches"):
+        pretrain.tokens_per_second(small_model, tokenizer, texts[:3], steps=2, block_size=32, batch_size=2)
+
+
+def test_target_pairs_are_every_target_with_the_token_before_it(tokenizer):
+    batches = pretrain.document_batches(tokenizer, ["the kettle broke", "a lamp"] * 20, 8, 2)
+    pairs = list(pretrain.target_pairs(batches))
+    assert len(pairs) == sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
+    row, labels = batches[0]["input_ids"][0].tolist(), batches[0]["labels"][0].tolist()
+    first_row = [(row[i - 1], labels[i]) for i in range(1, len(row)) if labels[i] != IGNORE]
+    assert pairs[:len(first_row)] == first_row
+    assert all(target != tokenizer.bos_token_id for _, target in pairs), "a document's opening <s> is no target"

@@ -173,3 +173,37 @@ def test_lora_trains_only_the_adapters(small_model, tokenizer, examples):
     for name, p in model.named_parameters():
         if name in frozen:
             assert torch.equal(p, frozen[name]), name
+
+
+def test_to_device_moves_every_tensor_of_a_batch():
+    from course_utils.train import to_device
+
+    batch = {"input_ids": torch.ones(2, 3, dtype=torch.long), "labels": torch.zeros(2, 3, dtype=torch.long)}
+    moved = to_device(batch, "meta")
+    assert set(moved) == set(batch) and all(t.device.type == "meta" for t in moved.values())
+    assert all(t.device.type == "cpu" for t in batch.values()), "the batch itself is left where it was"
+
+
+def test_keep_best_keeps_the_weights_of_the_lowest_validation_loss(small_model):
+    from course_utils.train import KeepBest, TrainState, note_validation_loss
+
+    keep, state = KeepBest(small_model), TrainState()
+    name, weight = next(iter(small_model.state_dict().items()))
+    for step, val_loss in ((1, 2.0), (2, 1.5), (3, 1.7)):
+        with torch.no_grad():
+            weight.fill_(step)  # the weights of this evaluation
+        state.step = step
+        state.evals.append({"step": step, "val_loss": val_loss})
+        note_validation_loss(state, val_loss, patience=None)
+        keep.on_evaluate(state)
+    assert keep.step == 2 and (keep.weights[name] == 2).all() and (weight == 3).all()
+
+
+def test_state_summary_is_one_line_of_steps_tokens_time_and_losses():
+    from course_utils.train import TrainState
+
+    state = TrainState(step=2, tokens_seen=1500, elapsed_s=3.2, history=[{"loss": 7.5}, {"loss": 6.25}],
+                       evals=[{"val_loss": 6.5}])
+    assert state.summary() == ("2 steps, 1,500 tokens in 3 s; training loss 7.500 at the first step, 6.250 at the last; "
+                               "validation loss 6.500")
+    assert TrainState().summary() == "0 steps, 0 tokens in 0 s"

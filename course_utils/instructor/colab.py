@@ -67,9 +67,11 @@ def install_cell(rel: Release) -> str:
 import subprocess, sys
 WORKBOOK = "{rel.requirement}"
 if "google.colab" in sys.modules:
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKBOOK], capture_output=True, text=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKBOOK],
+                         capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"Installing {{WORKBOOK}} {INSTALL_FAILED}.\\n{{pip.stderr[-1500:]}}\\n"
+        raise RuntimeError(f"Installing {{WORKBOOK}} {INSTALL_FAILED}.\\n"
+                           f"{{pip.stderr[-1500:]}}\\n"
                            "Check the runtime's internet connection, then run this cell again.")
     print(f"installed {{WORKBOOK}}")'''
 
