@@ -3,8 +3,9 @@
 Every contender trains the same model from the same weights on the same ticket-summary
 pairs (one pass over exactly ``steps x batch`` pairs, so every run reads the same tokens),
 with the same batch size and number of optimizer steps. Tokens/s counts the real (non-pad)
-tokens of those pairs over the wall time of the training call alone (tokenisation excluded
-for everyone). Each contender runs ``--repeats`` times, in turn with the others, and keeps
+tokens of those pairs over the time of training alone (tokenisation excluded for everyone):
+``trainer.train()``'s wall time for TRL, the loop's own clock (``TrainState.elapsed_s``, first
+step to last) for course_utils's ``fine_tune``. Each contender runs ``--repeats`` times, in turn with the others, and keeps
 its best time, so that a noisy moment on a shared machine does not decide a ratio.
 
 Contenders:
@@ -34,11 +35,11 @@ import transformers
 from datasets import Dataset
 
 from course_utils import sft
+from course_utils.finetune import fine_tune
 from course_utils.models import load_model
+from course_utils.presets import SFTPreset
 from course_utils.shipped import load_instructions
-from course_utils.tasks import prompt_text
 from course_utils.threads import configure_threads
-from course_utils.train import TrainConfig, train
 
 
 def smollm2_sized(tokenizer) -> torch.nn.Module:
@@ -62,21 +63,16 @@ def pairs(n: int) -> list[dict]:
     rows = load_instructions("train", tasks=["ticket_summary"])[:n]
     if len(rows) < n:
         raise SystemExit(f"only {len(rows)} ticket-summary pairs shipped; ask for fewer steps or a smaller batch")
-    return [{"prompt": [{"role": "user", "content": prompt_text(r)}],
-             "completion": [{"role": "assistant", "content": r["output"]}]} for r in rows]
+    return sft.to_trl(rows)
 
 
 def run_course_utils(model, tokenizer, rows, args, batching: str, precision: str) -> float:
-    examples, _ = sft.prepare(tokenizer, rows, verbose=False)
-    if batching == "packed":
-        batches = sft.packed_batches(examples, 512, args.batch // 2, tokenizer.pad_token_id)
-    else:
-        batches = sft.padded_batches(examples, args.batch, tokenizer.pad_token_id)
-    config = TrainConfig(max_steps=len(batches), learning_rate=1e-3, warmup_steps=1, progress=False,
-                         precision=precision)
-    started = time.perf_counter()
-    train(model, batches, config)
-    return time.perf_counter() - started
+    """Seconds of one pass of ``fine_tune``'s training loop (its tokenisation is not counted)."""
+    rows_per_batch = args.batch // 2 if batching == "packed" else args.batch  # a packed row holds about two pairs
+    preset = SFTPreset(batch_size=rows_per_batch, learning_rate=1e-3, warmup_steps=1, steps=args.steps)
+    result = fine_tune(model, tokenizer, rows, preset, copy=False, epochs=1, batching=batching,
+                       train_settings={"precision": precision})
+    return result.state.elapsed_s
 
 
 def trl_settings(args) -> dict:

@@ -19,21 +19,15 @@ import argparse
 import statistics
 import time
 
-from course_utils import sft
-from course_utils.evaluate import evaluate_model, score_summary
+from course_utils.evaluate import follow_rates
+from course_utils.finetune import fine_tune
 from course_utils.models import load_model
 from course_utils.presets import TICKET_SFT
 from course_utils.shipped import load_instructions
 from course_utils.threads import configure_threads
-from course_utils.train import TrainConfig, train
 
 FIELD_TARGET, FIELD_LIMIT_S = 0.9, 45.0
 NAMES_TARGET, NAMES_LIMIT_S = 0.8, 90.0
-
-
-def names_right(answer: str, row: dict) -> bool:
-    """The summary names the ticket's customer and product."""
-    return score_summary(answer, {k: row["fields"][k] for k in ("customer", "product")})["score"] == 1.0
 
 
 class Watch:
@@ -49,12 +43,12 @@ class Watch:
             return
         started = time.perf_counter()
         self.model.eval()
-        answers = evaluate_model(self.model, self.tokenizer, self.rows, max_new_tokens=48).answers
+        _, answers = follow_rates(self.model, self.tokenizer, self.rows, max_new_tokens=48)
         self.model.train()
         self.eval_seconds += time.perf_counter() - started
         point = {"step": state.step, "seconds": state.elapsed_s - self.eval_seconds,
                  "fields": float(answers["score"].mean()),
-                 "names": sum(map(names_right, answers["answer"], self.rows)) / len(self.rows)}
+                 "names": float(answers["names customer and product"].mean())}
         self.curve.append(point)
         print(f"  step {point['step']:4d}  {point['seconds']:6.1f} s of training  field accuracy {point['fields']:.3f}  "
               f"customer and product {point['names']:.3f}", flush=True)
@@ -72,12 +66,9 @@ def when(seconds: float) -> str:
 
 def run_seed(seed: int, args: argparse.Namespace, rows: list[dict], held_out: list[dict]) -> Watch:
     model, tokenizer = load_model(args.model, device="cpu")
-    examples, _ = sft.prepare(tokenizer, rows, verbose=False)
-    batches = sft.padded_batches(examples, args.batch, tokenizer.pad_token_id, seed=seed)
-    config = TrainConfig(max_steps=args.max_steps, learning_rate=args.lr, warmup_steps=TICKET_SFT.warmup_steps,
-                         seed=seed, progress=False)
     watch = Watch(model, tokenizer, held_out, args.eval_every)
-    train(model, batches, config, callbacks=[watch])
+    fine_tune(model, tokenizer, rows, TICKET_SFT, args.max_steps, copy=False, learning_rate=args.lr,
+              batch_size=args.batch, callbacks=[watch], seed=seed)
     return watch
 
 

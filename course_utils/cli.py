@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     nbs.add_argument("dest", type=Path, help="the folder to copy them into (made if missing)")
     nbs.add_argument("--overwrite", action="store_true",
                      help="replace notebooks you changed without asking (yours are kept as .bak files)")
-    commands.add_parser("build-assets", help="rebuild data/ from seeds (same as python -m course_utils.assets)",
+    commands.add_parser("build-assets", help="rebuild data/ from seeds (same as python -m course_utils.synth.assets)",
                         add_help=False)
     run = commands.add_parser("train", help="train from a YAML recipe (see course_utils.recipe)")
     run.add_argument("recipe", help="path to the recipe's YAML file")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     instructor_commands.add_parsers(commands)
     args, rest = parser.parse_known_args(argv)
     if args.command == "build-assets":
-        from course_utils import assets
+        from course_utils.synth import assets
 
         assets.main(rest)
         return 0

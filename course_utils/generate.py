@@ -17,20 +17,26 @@ with a seed gives the same tokens as ``torch.manual_seed(seed); model.generate(.
 same settings. ``sample`` keeps the model's key/value cache between steps: each new token is
 one short forward pass instead of a pass over the whole text again.
 
-``distinct_n`` (diversity across texts) and ``repetition_rate`` (loops within one text) measure
-what the settings do to the text; ``side_by_side`` shows several models' answers to the same
+``step_probabilities`` is the distribution one step draws from under given settings, and
+``next_token_distribution``, ``top_tokens``, ``token_table`` and ``prediction_table`` show such
+distributions as tables. ``distinct_n`` (diversity across texts) and ``repetition_rate`` (loops
+within one text) measure what the settings do to the text, ``diversity_table`` both per rule;
+``side_by_side`` shows several models' answers to the same
 prompts as one table, for instance a base model beside its fine-tuned version.
 """
 from __future__ import annotations
 
 import html
+import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
+
+from course_utils.shipped import prompt_text
 
 
 def chat_prompt(tokenizer: PreTrainedTokenizerBase, user_text: str) -> str:
@@ -152,6 +158,20 @@ def pick_token(logits: torch.Tensor, do_sample: bool = True, generator: torch.Ge
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
 
+def entropy_bits(probs: torch.Tensor) -> float:
+    """The entropy of a distribution in bits: 0 when one token is certain, log2(n) when n tokens are equally likely."""
+    return torch.special.entr(probs).sum().item() / math.log(2)
+
+
+def step_probabilities(logits: torch.Tensor, do_sample: bool = True, temperature: float = 1.0,
+                       top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """The distribution one decoding step draws from under these settings (those of ``sample``); greedy
+    decoding puts all of it on the top token."""
+    if not do_sample:
+        return torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.size(-1)).float()
+    return filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+
+
 @torch.no_grad()
 def next_token_distribution(
     model: torch.nn.Module,
@@ -167,17 +187,53 @@ def next_token_distribution(
     The table has one row per token, most likely first: the token as text, its id, its
     probability and the running total.
     """
+    logits = next_token_logits(model, tokenizer, text)
+    probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
+    return probs, top_tokens(tokenizer, probs, show)
+
+
+@torch.no_grad()
+def next_token_logits(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, text: str) -> torch.Tensor:
+    """The model's scores for the token after ``text``, as a float vector on the CPU."""
     ids = encode_prompt(tokenizer, text, _device(model))
-    logits = model(input_ids=ids).logits[0, -1].float()
-    probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1).cpu()
+    return model(input_ids=ids).logits[0, -1].float().cpu()
+
+
+def token_text(tokenizer: PreTrainedTokenizerBase, token_id: int | torch.Tensor) -> str:
+    """One token as text, quoted by ``repr`` so that its leading space shows."""
+    return repr(tokenizer.decode([int(token_id)]))
+
+
+def top_tokens(tokenizer: PreTrainedTokenizerBase, probs: torch.Tensor, show: int = 10) -> pd.DataFrame:
+    """The ``show`` most likely tokens of a distribution, most likely first: text, id, probability, running total."""
     top = torch.topk(probs, min(show, probs.numel()))
     table = pd.DataFrame({
-        "token": [repr(tokenizer.decode([i])) for i in top.indices.tolist()],  # repr shows leading spaces
+        "token": [token_text(tokenizer, i) for i in top.indices.tolist()],
         "id": top.indices.tolist(),
         "probability": top.values.tolist(),
     }, index=pd.RangeIndex(1, len(top.indices) + 1, name="rank"))
     table["cumulative"] = table["probability"].cumsum()
-    return probs, table
+    return table
+
+
+def token_table(tokenizer: PreTrainedTokenizerBase, probs: Mapping[str, torch.Tensor], ids: torch.Tensor) -> pd.DataFrame:
+    """The probability each distribution of ``probs`` gives to the tokens ``ids``: a row per token, a column per
+    distribution, for comparing decoding rules or temperatures on the same tokens."""
+    index = pd.Index([token_text(tokenizer, i) for i in ids], name="token")
+    return pd.DataFrame({name: p[ids].tolist() for name, p in probs.items()}, index=index)
+
+
+def prediction_table(tokenizer: PreTrainedTokenizerBase, ids: torch.Tensor, logits: torch.Tensor) -> pd.DataFrame:
+    """What one forward pass over the token ids ``ids`` (1-D) predicts at each position but the last, from
+    its ``logits`` (positions, vocabulary): the token that really comes next, its probability, the top guess."""
+    probs = logits[:-1].float().softmax(dim=-1)
+    targets = ids[1:]
+    return pd.DataFrame({
+        "text so far ends with": tokenizer.convert_ids_to_tokens(ids[:-1].tolist()),
+        "next token": tokenizer.convert_ids_to_tokens(targets.tolist()),
+        "P(next token)": probs.gather(-1, targets[:, None]).squeeze(-1).cpu().numpy().round(3),
+        "top guess": tokenizer.convert_ids_to_tokens(probs.argmax(dim=-1).tolist()),
+    })
 
 
 @torch.no_grad()
@@ -225,16 +281,19 @@ def sample(
     top_p: float | None = None,
     seed: int | None = None,
     do_sample: bool = True,
+    stop_at_eos: bool = True,
 ) -> str:
     """The continuation of ``prompt``, decoded token by token; the same ``seed`` gives the same text.
 
     ``None`` switches top-k or top-p off. Note that ``model.generate`` fills an unset ``top_k``
-    with 50: pass ``top_k=0`` there for the same draws as ``top_k=None`` here.
+    with 50: pass ``top_k=0`` there for the same draws as ``top_k=None`` here. Without
+    ``stop_at_eos`` the text runs on across the ends of documents for all ``max_new_tokens``.
     """
     device = _device(model)
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    eos = tokenizer.eos_token_id if stop_at_eos else None
     ids = generate_ids(model, encode_prompt(tokenizer, prompt, device), max_new_tokens, temperature, top_k, top_p,
-                       do_sample, tokenizer.eos_token_id, generator)
+                       do_sample, eos, generator)
     return tokenizer.decode(ids, skip_special_tokens=True)
 
 
@@ -263,6 +322,17 @@ def repetition_rate(text: str, n: int = 3) -> float:
     """Share of a text's word n-grams that repeat an earlier one (0 = no loop, near 1 = one phrase over and over)."""
     grams = ngrams(text.split(), n)
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def diversity_table(samples: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Per decoding rule, its samples measured: diversity across them (distinct-1, distinct-2), loops within
+    each (mean share of repeated word 3-grams) and their mean length in words."""
+    return pd.DataFrame.from_dict({rule: {
+        "distinct-1": distinct_n(texts, 1),
+        "distinct-2": distinct_n(texts, 2),
+        "repetition (3-grams)": sum(map(repetition_rate, texts)) / len(texts),
+        "words per sample": sum(len(t.split()) for t in texts) / len(texts),
+    } for rule, texts in samples.items()}, orient="index").rename_axis("rule")
 
 
 # -- side by side ------------------------------------------------------------------------------
@@ -321,3 +391,16 @@ def side_by_side(
         texts = [chat_prompt(tokenizer, p) if chat else p for p in prompts]
         outputs[name] = [r["text"] for r in complete(model, tokenizer, texts, max_new_tokens)]
     return SideBySide(list(prompts), outputs)
+
+
+def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
+                    samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
+    """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
+
+    Greedy decoding shows a model's single favourite answer; samples show how often it writes
+    each kind of answer, which is what SFT and DPO change.
+    """
+    prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
+    answers = complete(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                       batch_size=max(1, len(prompts)), sample_seed=seed)  # one call: one random stream per seed
+    return [a["text"] for a in answers]

@@ -7,8 +7,12 @@ message that says what to do, rather than hanging.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -72,6 +76,44 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> in
     return sum(p.numel() for p in params.values())
 
 
+@contextlib.contextmanager
+def eager_attention(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """The model with its attention computed as plain matrix products for a while, then as before.
+
+    The fast fused kernels neither return attention weights nor show their products to PyTorch's
+    FLOP counter; the plain ("eager") implementation does both.
+    """
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        yield model
+    finally:
+        model.set_attn_implementation(previous)
+
+
+@torch.no_grad()
+def attention_weights(model: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """The attention weights of the first row of ``input_ids``, as (layers, heads, positions, positions) on the CPU.
+
+    Row i of a head's matrix is how much position i attends to each position j.
+    """
+    with eager_attention(model):
+        attentions = model(input_ids=input_ids, output_attentions=True).attentions  # one (rows, heads, T, T) per layer
+    return torch.stack(attentions)[:, 0].float().cpu()
+
+
+@torch.no_grad()
+def weight_change(model: torch.nn.Module, reference: torch.nn.Module) -> float:
+    """How far training moved the weights: the norm of (model - reference) over the reference's norm,
+    all weights taken as one vector. Both must be the same network."""
+    if count_parameters(model) != count_parameters(reference):
+        raise ValueError(f"weight_change compares one network with itself: {count_parameters(model):,} parameters "
+                         f"against {count_parameters(reference):,}")
+    before = torch.cat([p.flatten().float() for p in reference.parameters()])
+    after = torch.cat([p.flatten().float() for p in model.parameters()])
+    return float((after - before).norm() / before.norm())
+
+
 def pick_device() -> torch.device:
     """CUDA if present, then Apple's MPS, then the CPU."""
     if torch.cuda.is_available():
@@ -99,7 +141,7 @@ def resolve(name: str | os.PathLike) -> Path | str:
         if not (folder / "config.json").exists():
             raise ModelNotAvailableError(
                 f"The shipped model {name!r} is missing from {folder}. Rebuild the assets with "
-                "`python -m course_utils.assets` or reinstall the package."
+                "`python -m course_utils.synth.assets` or reinstall the package."
             )
         return folder
     path = Path(name).expanduser()
@@ -130,10 +172,41 @@ def load_model(
         saved = getattr(AutoConfig.from_pretrained(source), "dtype", None)
         dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
-    if tokenizer.pad_token is None:  # many hub tokenizers ship without one; EOS is the usual stand-in
-        tokenizer.pad_token = tokenizer.eos_token
+    prepare_for_chat(tokenizer, str(name))
     model.eval()
     return model, tokenizer
+
+
+# Turns of the form <|role|>, a newline, the content, then EOS: the simplest template that SFT and
+# generation agree on, since generation stops at the token that ends every trained answer.
+PLAIN_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}{% endfor %}"
+                       "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+def turns_end_with_eos(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the tokenizer's chat template closes an answer with EOS, the token generation stops at."""
+    if tokenizer.chat_template is None or tokenizer.eos_token is None:
+        return False
+    answer = "Qx7 answer"
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "a question"},
+                                          {"role": "assistant", "content": answer}], tokenize=False)
+    return text[text.rindex(answer) + len(answer):].lstrip().startswith(tokenizer.eos_token)
+
+
+def prepare_for_chat(tokenizer: PreTrainedTokenizerBase, name: str = "the model") -> PreTrainedTokenizerBase:
+    """Ready any tokenizer for SFT the same way: a pad token, and turns that end with EOS.
+
+    Many hub tokenizers have no pad token (EOS stands in: padding is masked anyway) and no chat
+    template, or one whose turns end with a token other than EOS, so that a fine-tuned model
+    would not stop. Those get ``PLAIN_CHAT_TEMPLATE``, and one line says so.
+    """
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not turns_end_with_eos(tokenizer):
+        tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+        print(f"course_utils: {name} has no chat template whose turns end with {tokenizer.eos_token!r}; "
+              f"using the plain one (<|role|>, the text, {tokenizer.eos_token!r})")
+    return tokenizer
 
 
 def _check_hub_reachable(repo_id: str, timeout: float = 3.0) -> None:
@@ -169,4 +242,13 @@ def add_lora(model: torch.nn.Module, r: int = 8, alpha: int | None = None, dropo
 
     config = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
                         target_modules=list(target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers name: a notice for peft
+        return get_peft_model(model, config)
+
+
+def saved_bytes(model: torch.nn.Module) -> int:
+    """Bytes on disk of ``model.save_pretrained``: all the weights, or only the adapters of a peft model."""
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())

@@ -7,8 +7,9 @@ axis, on the right) while a run goes on, in the cell that started it:
     result = train(model, batches, config, eval_batches, callbacks=[plot])
 
 ``plot.trainer_callback()`` draws the same figure for a ``transformers.Trainer`` or a TRL
-``SFTTrainer``. ``compare_runs`` puts several finished runs on one figure, and ``bar_chart``
-draws the per-task tables of ``course_utils.evaluate``.
+``SFTTrainer``. ``compare_runs`` puts several finished runs on one figure, ``bar_chart``
+draws the per-task tables of ``course_utils.evaluate`` and ``line_chart`` the measures of a sweep.
+``show_mask`` shows which tokens of an SFT batch the loss is computed on.
 
 How the live plot redraws, and why this way. The figure is shown once with a display id and
 then replaced in place (``DisplayHandle.update``), at most every ``every_s`` seconds and once
@@ -45,6 +46,7 @@ recorded, and ``plot.figure()`` returns the figure.
 """
 from __future__ import annotations
 
+import html
 import math
 import sys
 import time
@@ -54,8 +56,12 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from course_utils.train import IGNORE
 
 X_AXES = {"step": "step", "tokens_seen": "tokens seen"}
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -184,6 +190,12 @@ class LivePlot:
     def trainer_callback(self) -> "LivePlotCallback":
         """This plot as a ``transformers.TrainerCallback``, for ``Trainer`` and TRL's ``SFTTrainer``."""
         return LivePlotCallback(self)
+
+    def attach(self, trainer) -> None:
+        """Draw this plot from a ``transformers.Trainer``'s logs (TRL's trainers too) in place of the lines it prints."""
+        trainer.add_callback(self.trainer_callback())
+        for printer in (PrinterCallback, ProgressCallback):
+            trainer.remove_callback(printer)
 
     # drawing ------------------------------------------------------------------------------------
     def figure(self) -> go.Figure:
@@ -332,3 +344,72 @@ def bar_chart(
     if all(t[column].between(0, 1).all() for t in tables.values()):
         fig.update_yaxes(range=[0, 1.1])
     return fig
+
+
+def show_table(table: pd.DataFrame, text_width: int = 100) -> None:
+    """Display ``table`` with its text cells cut at ``text_width`` characters instead of pandas' 50, so
+    that answers and instructions can be read whole."""
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", text_width):
+        display(table)
+
+
+def token_bars(table: pd.DataFrame, legend: str, title: str, height: int = 380) -> go.Figure:
+    """Grouped bars of next-token probabilities (as from ``generate.token_table``): a group per token and
+    a bar per column, for instance per decoding rule; ``legend`` names what the columns are."""
+    fig = go.Figure([go.Bar(x=table.index.tolist(), y=table[column].tolist(), name=str(column))
+                     for column in table.columns])
+    fig.update_layout(title=title, height=height, barmode="group", legend_title_text=legend,
+                      xaxis_title=table.index.name or "token", yaxis_title="probability")
+    return fig
+
+
+def attention_heatmap(weights: torch.Tensor, tokens: Sequence[str], title: str, height: int = 520) -> go.Figure:
+    """One head's attention weights (positions x positions) as a heat map, row 0 at the top: row i is how
+    much position i attends to each position j. Each position is labelled with its number and token."""
+    labels = [f"{i}:{token}" for i, token in enumerate(tokens)]
+    fig = go.Figure(go.Heatmap(z=weights.tolist(), x=labels, y=labels, colorscale="Blues", colorbar={"title": "weight"}))
+    fig.update_layout(title=title, height=height, xaxis_title="attends to position", yaxis_title="position")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def line_chart(table: pd.DataFrame, title: str, x_title: str, log_x: bool = False, height: int = 420) -> go.Figure:
+    """One line per column of ``table`` against its index: the measures of a sweep (accuracies against
+    the number of training pairs, say). Shares, all between 0 and 1, get an axis from 0 to 1."""
+    fig = go.Figure()
+    for column in table.columns:
+        fig.add_trace(go.Scatter(x=table.index.tolist(), y=table[column].tolist(), mode="lines+markers",
+                                 name=str(column)))
+    fig.update_layout(title=title, height=height, xaxis={"title": x_title, "type": "log" if log_x else "linear"})
+    if ((table >= 0) & (table <= 1)).all().all():
+        fig.update_yaxes(range=[0, 1.05], title="share")
+    return fig
+
+
+# -- which tokens are targets ---------------------------------------------------------------------
+MASK_STYLE = {"prompt": "color:#888", "target": "background:#c8f0c8; color:#064",
+              "padding": "color:#bbb; text-decoration:line-through"}
+
+
+def show_mask(batch: Mapping[str, Any], tokenizer: Any) -> Any:
+    """Every token of a padded batch (``sft.collate_padded``), one line per row: prompt grey, targets
+    green, padding struck out. Targets are the tokens whose label is not -100; padding is where
+    ``attention_mask`` is 0. Returns an ``IPython.display.HTML`` to show in a notebook."""
+    from IPython.display import HTML
+
+    lines = []
+    for ids, labels, attention in zip(batch["input_ids"].tolist(), batch["labels"].tolist(),
+                                      batch["attention_mask"].tolist()):
+        spans = []
+        for token, label, seen in zip(ids, labels, attention):
+            kind = "padding" if not seen else ("prompt" if label == IGNORE else "target")
+            text = html.escape(tokenizer.decode([token])).replace("\n", "&#8629;")
+            style = f"{MASK_STYLE[kind]}; border:1px solid #eee; margin:1px"
+            spans.append(f'<span style="{style}" title="{kind}">{text}</span>')
+        n_targets = sum(label != IGNORE for label in labels)
+        lines.append(f"<p style='font-family:monospace; line-height:1.8'><b>{len(ids) - sum(attention)} padding, "
+                     f"{n_targets} targets:</b> " + "".join(spans) + "</p>")
+    legend = " ".join(f'<span style="{style}">{kind}</span>' for kind, style in MASK_STYLE.items())
+    return HTML(f"<p>{legend}</p>" + "".join(lines))

@@ -4,7 +4,7 @@ SFT shows a model one target per prompt and raises its likelihood. Preference da
 comparison instead: a prompt, a response people preferred (``chosen``) and one they liked less
 (``rejected``), where both may be acceptable. DPO learns from such triples directly:
 
-1. ``preference_pairs``: reproducible pairs for the formal-rewrite task, in which both answers
+1. the shipped pairs (``shipped.load_preference_pairs``) are formal rewrites in which both answers
    carry every fact and the chosen one also thanks the reader (``thanks_the_reader`` checks it);
 2. ``pair_batch``: a batch of pairs as one padded batch, the chosen rows first and then the
    rejected rows, labelled as in ``course_utils.sft`` (-100 everywhere but the answer);
@@ -15,7 +15,9 @@ comparison instead: a prompt, a response people preferred (``chosen``) and one t
        loss = -log sigmoid(beta * ([log pi(y_w) - log ref(y_w)] - [log pi(y_l) - log ref(y_l)]))
 
    averaged over the pairs, where y_w is the chosen answer and y_l the rejected one;
-   ``beta`` times a bracket is that answer's *implicit reward*.
+   ``beta`` times a bracket is that answer's *implicit reward*;
+5. ``win_rates`` and ``pair_summary``: how often a model's answers take the preferred style, and
+   what it makes of held-out pairs, before and after DPO.
 
 The same loss is TRL's ``DPOTrainer`` default (``loss_type="sigmoid"``); the tests check that
 both give the same number on the same batch.
@@ -27,16 +29,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch.nn import functional as F
 from transformers import PreTrainedTokenizerBase
 
 from course_utils import sft
-from course_utils.generate import chat_prompt, complete
-from course_utils.tasks import TASKS, make_example, prompt_text
-from course_utils.world import World
+from course_utils.evaluate import Evaluation, evaluate_model
+from course_utils.generate import sampled_answers
+from course_utils.shipped import prompt_text
+from course_utils.train import IGNORE, Batch, to_device
 
-Batch = dict[str, torch.Tensor]
 
 # Closing sentences that thank the reader: the preferred rewrite ends with one of them.
 CLOSINGS = ("Thank you.", "Thank you for your help.", "Thank you in advance.", "Many thanks for your time.")
@@ -62,33 +65,6 @@ def with_closings(rows: Sequence[dict], share: float, seed: int = 0) -> list[dic
             for r in rows]
 
 
-def preference_pairs(n: int, seed: int, exclude: Sequence[str] = ()) -> list[dict]:
-    """``n`` formal-rewrite pairs drawn from the workbook's world with random ``seed``.
-
-    Each pair keeps the fields of a shipped row (task, instruction, input, output, fields) and
-    adds ``chosen`` (the reference rewrite, then a thank-you from ``CLOSINGS``) and ``rejected``
-    (the reference rewrite alone): both state every fact, and raters prefer the first. Inputs in
-    ``exclude`` (the SFT and test splits' inputs, say) are skipped, and no input repeats.
-    """
-    task = TASKS["rewrite"]
-    world = World(seed=0).stream(f"preference pairs:{seed}")  # the shipped cast, new events
-    seen = set(exclude)
-    pairs: list[dict] = []
-    attempts = 0
-    while len(pairs) < n:
-        attempts += 1
-        if attempts > 20 * n + 100:
-            raise RuntimeError(f"preference_pairs: found only {len(pairs)} new inputs of {n}; ask for fewer pairs")
-        row = make_example(task, world, world.rng, task.instructions)
-        if row["input"] in seen:
-            continue
-        seen.add(row["input"])
-        closing = world.rng.choice(CLOSINGS)
-        pairs.append({**row, "id": f"pref-{seed}-{len(pairs)}", "chosen": f"{row['output']} {closing}",
-                      "rejected": row["output"]})
-    return pairs
-
-
 def to_trl(pairs: Sequence[dict]) -> list[dict]:
     """Pairs in TRL's conversational preference format: ``prompt``, ``chosen`` and ``rejected`` message lists."""
     return [{"prompt": [{"role": "user", "content": prompt_text(p)}],
@@ -97,8 +73,8 @@ def to_trl(pairs: Sequence[dict]) -> list[dict]:
 
 
 # -- log-probabilities of answers ------------------------------------------------------------------
-def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict]) -> Batch:
-    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded.
+def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict], device: torch.device | str = "cpu") -> Batch:
+    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded, on ``device``.
 
     Labels follow ``sft.tokenize_conversation``: the answer and its end-of-turn token are
     targets; the prompt and the padding are -100.
@@ -106,7 +82,7 @@ def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict]) -> Bat
     conversations = [[{"role": "user", "content": prompt_text(p)}, {"role": "assistant", "content": p[side]}]
                      for side in ("chosen", "rejected") for p in pairs]
     examples = [sft.tokenize_conversation(tokenizer, m, where=f"pair row {i}") for i, m in enumerate(conversations)]
-    return sft.collate_padded(examples, tokenizer.pad_token_id)
+    return to_device(sft.collate_padded(examples, tokenizer.pad_token_id), device)
 
 
 def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -115,12 +91,20 @@ def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # position t predicts token t + 1
     targets = batch["labels"][:, 1:]
     picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return picked * (targets != sft.IGNORE)
+    return picked * (targets != IGNORE)
 
 
 def sequence_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """log p(answer | prompt) of every row: the sum of its answer tokens' log-probabilities."""
     return token_logps(model, batch).sum(dim=1)
+
+
+def answer_tokens(tokenizer: PreTrainedTokenizerBase, batch: Batch, logps: torch.Tensor, row: int) -> pd.DataFrame:
+    """The answer tokens of one row of ``batch`` beside their ``token_logps``: where two answers part shows here."""
+    targets = batch["labels"][row, 1:].cpu()
+    scored = targets != IGNORE
+    return pd.DataFrame({"token": [repr(tokenizer.decode([t])) for t in targets[scored].tolist()],
+                         "log p": logps[row].cpu()[scored].tolist()})
 
 
 # -- the DPO loss ----------------------------------------------------------------------------------
@@ -160,15 +144,38 @@ def batch_dpo_loss(policy: torch.nn.Module, reference: torch.nn.Module, batch: B
     return dpo_loss(policy_logps[:n], policy_logps[n:], reference_logps[:n], reference_logps[n:], beta)
 
 
-# -- what a model writes -----------------------------------------------------------------------------
-def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
-                    samples_per_prompt: int = 1, max_new_tokens: int = 64, seed: int = 0) -> list[str]:
-    """Answers drawn at temperature 1 (no top-k or top-p), ``samples_per_prompt`` per row, row by row.
+# -- what a model prefers --------------------------------------------------------------------------
+@torch.no_grad()
+def pair_summary(policy: torch.nn.Module, reference: torch.nn.Module, batch: Batch, beta: float = 0.1) -> dict[str, float]:
+    """What a policy makes of the pairs of a ``pair_batch``: its reward margins against ``reference``,
+    how often it finds the chosen answer the likelier, and the mean log-probability of each side."""
+    n = batch["input_ids"].shape[0] // 2
+    margins = batch_dpo_loss(policy, reference, batch, beta).margins
+    logps = sequence_logps(policy, batch)
+    return {
+        "mean reward margin": margins.mean().item(),
+        "pairs with a positive margin": (margins > 0).float().mean().item(),
+        "model finds chosen likelier": (logps[:n] > logps[n:]).float().mean().item(),
+        "mean log p(chosen)": logps[:n].mean().item(),
+        "mean log p(rejected)": logps[n:].mean().item(),
+    }
 
-    Greedy decoding shows a model's single favourite answer; samples show how often it writes
-    each kind of answer, which is what SFT and DPO change.
+
+def win_rates(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
+              samples_per_prompt: int = 8, max_new_tokens: int = 80) -> tuple[dict[str, float], Evaluation]:
+    """Shares of the model's answers to ``rows`` that thank the reader, greedy and sampled, beside the
+    scorer's verdicts on the greedy answers, and the greedy ``Evaluation`` itself.
+
+    The greedy answer is the model's single favourite; samples at temperature 1 show how often it
+    writes each style. The field accuracy shows whether the facts survive a change of style.
     """
-    prompts = [chat_prompt(tokenizer, prompt_text(r)) for r in rows for _ in range(samples_per_prompt)]
-    answers = complete(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                       batch_size=max(1, len(prompts)), sample_seed=seed)  # one call: one random stream per seed
-    return [a["text"] for a in answers]
+    greedy = evaluate_model(model, tokenizer, rows, max_new_tokens=max_new_tokens)
+    samples = sampled_answers(model, tokenizer, rows, samples_per_prompt=samples_per_prompt,
+                              max_new_tokens=max_new_tokens)
+    return {
+        "greedy win rate": greedy.answers["answer"].map(thanks_the_reader).mean(),
+        "sampled win rate": sum(map(thanks_the_reader, samples)) / len(samples),
+        "field accuracy": greedy.answers["score"].mean(),
+        "format kept": greedy.answers["format_ok"].mean(),
+        "stopped at EOS": greedy.answers["stopped_at_eos"].mean(),
+    }, greedy

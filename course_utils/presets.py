@@ -18,6 +18,12 @@ class SFTPreset:
     steps: int  # optimizer steps of a run: the length of its cosine schedule
     raw_text_share: float = 0.0  # share of raw corpus documents mixed into the pairs
     max_length: int = 512  # longest example in tokens
+    eval_batch_size: int = 16  # validation pairs per batch when a run measures its validation loss
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW's moment decay rates
+
+    def warmup_for(self, steps: int) -> int:
+        """Warm-up steps of a run of ``steps``: the preset's, but never more than a third of the run."""
+        return min(self.warmup_steps, steps // 3)
 
 
 # SFT of tiny-base on one task (ticket summaries); see benchmarks/time_to_skill.py.

@@ -18,8 +18,9 @@ An instructor preparing a checkpoint, or anyone training on several GPUs, writes
       learning_rate: 1.0e-3
 
 and runs ``course-utils train recipe.yaml`` (or ``accelerate launch -m course_utils.cli train
-recipe.yaml`` for several processes). The run writes a ``save_pretrained`` folder
-(``OUTPUT/model``) and its loss history (``OUTPUT/history.json``).
+recipe.yaml`` for several processes). The run is the notebooks' own ``fine_tune``, with the model
+loaded and its tokenizer readied for chat by the same ``load_model``; it writes a
+``save_pretrained`` folder (``OUTPUT/model``) and its loss history (``OUTPUT/history.json``).
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ from pathlib import Path
 
 import yaml
 
-from course_utils import sft
+from course_utils.finetune import FineTuneResult, fine_tune
 from course_utils.models import add_lora, load_model
 from course_utils.paths import data_dir
+from course_utils.presets import SFTPreset
 from course_utils.shipped import read_jsonl
-from course_utils.train import TrainConfig, TrainResult, train
+from course_utils.train import TrainConfig
 
 
 @dataclass
@@ -82,15 +84,16 @@ def read_rows(source: str, tasks: list[str] | None = None, limit: int | None = N
     return rows[:limit] if limit else rows
 
 
-def make_batches(tokenizer, rows: list[dict], recipe: Recipe, seed: int) -> list[sft.Batch]:
-    examples, _ = sft.prepare(tokenizer, rows, recipe.max_length)
-    if recipe.batching == "packed":
-        return sft.packed_batches(examples, recipe.max_length, recipe.batch_size, tokenizer.pad_token_id, seed)
-    return sft.padded_batches(examples, recipe.batch_size, tokenizer.pad_token_id, seed)
+def preset_of(recipe: Recipe) -> SFTPreset:
+    """The recipe's settings as a preset; ``train`` settings the recipe leaves out take ``TrainConfig``'s defaults."""
+    config = TrainConfig(**recipe.train)
+    return SFTPreset(batch_size=recipe.batch_size, learning_rate=config.learning_rate,
+                     warmup_steps=config.warmup_steps, steps=config.max_steps, max_length=recipe.max_length,
+                     betas=tuple(config.betas))
 
 
-def run(recipe: Recipe) -> TrainResult:
-    """Load the model and data, train, and write the model folder and the history."""
+def run(recipe: Recipe) -> FineTuneResult:
+    """Load the model and data, fine-tune, and write the model folder and the history."""
     from accelerate import PartialState
 
     config = TrainConfig(**recipe.train)
@@ -99,12 +102,12 @@ def run(recipe: Recipe) -> TrainResult:
         model = add_lora(model, r=recipe.lora_rank)
     data = recipe.data
     train_rows = read_rows(data["train"], data.get("tasks"), data.get("limit"))
-    eval_batches = None
+    eval_rows = None
     if data.get("validation"):
         eval_rows = read_rows(data["validation"], data.get("tasks"), data.get("eval_limit", 200))
-        eval_batches = make_batches(tokenizer, eval_rows, recipe, seed=0)
-    batches = make_batches(tokenizer, train_rows, recipe, seed=config.seed)
-    result = train(model, batches, config, eval_batches)  # a list: reshuffled every pass
+    result = fine_tune(model, tokenizer, train_rows, preset_of(recipe), copy=False, eval_rows=eval_rows,
+                       batching=recipe.batching, seed=config.seed, progress=config.progress,
+                       train_settings=recipe.train)
     if PartialState().is_main_process:
         out = Path(recipe.output_dir)
         model_to_save = result.model.merge_and_unload() if recipe.lora_rank else result.model

@@ -21,7 +21,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from course_utils.evaluate import Evaluation, copying, evaluate_model, perplexity
-from course_utils.shipped import load_corpus, load_instructions
+from course_utils.shipped import first_per_task, load_corpus, load_instructions
 
 
 @dataclass
@@ -43,9 +43,7 @@ class Scorecard:
 def held_out_prompts(per_task: int | None = None, rows: Sequence[dict] | None = None) -> list[dict]:
     """The first ``per_task`` prompts of each task type (all of them by default) of the test split,
     or of ``rows``."""
-    test = load_instructions("test") if rows is None else rows
-    tasks = dict.fromkeys(r["task"] for r in test)
-    return [r for task in tasks for r in [x for x in test if x["task"] == task][:per_task]]
+    return first_per_task(load_instructions("test") if rows is None else rows, per_task)
 
 
 def score_model(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[dict],

@@ -1,4 +1,4 @@
-"""Turning rows of data into training batches, for pre-training and for supervised fine-tuning.
+"""Turning rows of data into training batches for supervised fine-tuning.
 
 SFT trains on (prompt, response) pairs with one objective: the mean negative log-likelihood of
 the response tokens given the prompt. Everything here serves that objective:
@@ -12,11 +12,12 @@ the response tokens given the prompt. Everything here serves that objective:
    rows dropped and why;
 4. ``padded_batches`` or ``packed_batches``: examples into batches.
 
-Pre-training reads raw documents instead: ``pack_documents`` lays ``<s> text </s>`` end to end
-and cuts equal blocks, in which every token except a document-opening ``<s>`` is a target.
+``as_formats`` writes one pair in each format and ``token_stats`` measures a data set in the
+tokens ``prepare`` makes of it. Pre-training reads raw documents instead (``course_utils.pretrain``).
 """
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-Batch = dict[str, torch.Tensor]
+from course_utils.shipped import prompt_text, read_jsonl
+from course_utils.train import IGNORE, Batch
+
 Messages = list[dict[str, str]]
-IGNORE = -100  # the label that cross-entropy skips
 
 
 class DataError(ValueError):
@@ -92,6 +95,35 @@ def to_messages(row: dict, where: str = "row") -> Messages:
         user = f"{instruction}\n\n{extra}" if extra else instruction
         return [{"role": "user", "content": user}, {"role": "assistant", "content": _text_field(row, "output", where)}]
     raise DataError(f"{where}: a 'text' row has no conversation; use tokenize_text")
+
+
+def to_trl(rows: Sequence[dict]) -> list[dict]:
+    """Rows in TRL's conversational prompt/completion format: what ``SFTTrainer`` reads for the same
+    pairs (the last turn is the completion)."""
+    conversations = [to_messages(row, f"row {i}") for i, row in enumerate(rows)]
+    return [{"prompt": turns[:-1], "completion": turns[-1:]} for turns in conversations]
+
+
+def as_formats(row: dict) -> dict[str, dict]:
+    """One instruction pair (instruction, input, output) written in each conversation format of
+    ``FORMATS``, simplest first: data sets store the same pair in any of these shapes."""
+    user = prompt_text(row)
+    return {
+        "prompt_completion": {"prompt": user, "completion": row["output"]},
+        "alpaca": {"instruction": row["instruction"], "input": row.get("input", ""), "output": row["output"]},
+        "messages": {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]},
+    }
+
+
+def row_preview(row: Any, width: int = 60) -> str:
+    """A row as one line of JSON with every string cut to ``width`` characters: its format at a glance."""
+    def cut(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if len(value) <= width else value[:width] + "..."
+        if isinstance(value, dict):
+            return {key: cut(v) for key, v in value.items()}
+        return [cut(v) for v in value] if isinstance(value, list) else value
+    return json.dumps(cut(row))
 
 
 # -- 2. conversations to tokens and labels ------------------------------------------------------
@@ -161,8 +193,6 @@ class PrepReport:
 def _rows_with_places(rows: Any) -> Iterable[tuple[dict, str]]:
     """Rows with a name for each: 'FILE, line N' for JSONL files, 'row i' otherwise."""
     if isinstance(rows, (str, Path)):
-        from course_utils.shipped import read_jsonl
-
         path = Path(rows)
         yield from ((row, f"{path.name}, row {i}") for i, row in enumerate(read_jsonl(path), start=1))
         return
@@ -172,14 +202,14 @@ def _rows_with_places(rows: Any) -> Iterable[tuple[dict, str]]:
 def prepare(
     tokenizer: PreTrainedTokenizerBase,
     rows: Sequence[dict] | str | Path | Any,
-    max_length: int = 512,
+    max_length: int | None = 512,
     verbose: bool = True,
 ) -> tuple[list[Example], PrepReport]:
     """Tokenise rows (a list, a JSONL path or a ``datasets.Dataset``) into examples.
 
     A row whose fields are missing or of the wrong type raises a ``DataError`` naming the row
     and the field. A row whose response is empty, or which has no target token left after
-    cutting it to ``max_length`` (the prompt's start is kept), is dropped and counted.
+    cutting it to ``max_length`` (the prompt's start is kept; None cuts nothing), is dropped and counted.
     """
     examples, report = [], PrepReport()
     for row, where in _rows_with_places(rows):
@@ -195,7 +225,7 @@ def prepare(
                 report.dropped["empty response"] += 1
                 continue
             example = tokenize_conversation(tokenizer, messages, where)
-        if len(example) > max_length:
+        if max_length is not None and len(example) > max_length:
             example = Example(example.input_ids[:max_length], example.labels[:max_length])
             report.truncated += 1
             if example.n_targets == 0:
@@ -206,6 +236,23 @@ def prepare(
     if verbose:
         print(f"prepare: {report}")
     return examples, report
+
+
+def token_stats(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict]) -> pd.Series:
+    """The size of a data set in the tokens training reads: its examples, their tokens, how many of
+    those are targets, and the targets' share (ratios rounded for reading), one row per measure.
+
+    Every row is prepared as for training, uncut, so pre-training documents (``text`` rows, every
+    token but BOS a target) and instruction pairs (only the response is a target) are measured alike.
+    The counts stay whole numbers, also in a table of several sets.
+    """
+    examples, _ = prepare(tokenizer, rows, max_length=None, verbose=False)
+    if not examples:
+        raise ValueError(f"token_stats: none of the {len(rows)} rows gives an example to measure")
+    tokens, targets = sum(len(e) for e in examples), sum(e.n_targets for e in examples)
+    measures = {"examples": len(examples), "tokens": tokens, "tokens per example": round(tokens / len(examples), 1),
+                "target tokens": targets, "share of tokens that are targets": round(targets / tokens, 3)}
+    return pd.Series(measures, dtype=object)
 
 
 # -- 4. examples to batches ---------------------------------------------------------------------
@@ -293,38 +340,3 @@ def packed_batches(
         collate_packed([[examples[i] for i in b] for b in bins[s:s + rows_per_batch]], pad_token_id)
         for s in range(0, len(bins), rows_per_batch)
     ]
-
-
-# -- pre-training blocks ------------------------------------------------------------------------
-def pack_documents(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str], block_size: int) -> torch.Tensor:
-    """Documents laid end to end and cut into rows of ``block_size`` tokens (the tail is dropped)."""
-    ids: list[int] = []
-    for doc in tokenizer(list(texts), add_special_tokens=True)["input_ids"]:  # one batched call: fast
-        ids.extend(doc)
-        ids.append(tokenizer.eos_token_id)
-    n_blocks = len(ids) // block_size
-    if n_blocks == 0:
-        raise ValueError(f"pack_documents: {len(ids)} tokens are fewer than one block of {block_size}")
-    return torch.tensor(ids[: n_blocks * block_size]).view(n_blocks, block_size)
-
-
-def document_start_token(tokenizer: PreTrainedTokenizerBase) -> int | None:
-    """The token that opens a document and is never a target: BOS, unless BOS is also EOS.
-
-    Where one token does both jobs (GPT-2, SmolLM2), it must stay a target, or the model
-    never learns to end a document.
-    """
-    bos = tokenizer.bos_token_id
-    return bos if bos is not None and bos != tokenizer.eos_token_id else None
-
-
-def language_model_batches(blocks: torch.Tensor, batch_size: int, start_token_id: int | None) -> list[Batch]:
-    """Batches whose labels are the inputs themselves, with ``start_token_id`` (see ``document_start_token``) ignored."""
-    batches = []
-    for start in range(0, len(blocks), batch_size):
-        input_ids = blocks[start:start + batch_size]
-        labels = input_ids.clone()
-        if start_token_id is not None:
-            labels[labels == start_token_id] = IGNORE
-        batches.append({"input_ids": input_ids, "labels": labels})
-    return batches

@@ -7,10 +7,14 @@ a ``transformers`` fast tokenizer with BOS/EOS/PAD tokens and a chat template, s
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
+import pandas as pd
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
@@ -60,3 +64,38 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, context_length
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+def bpe_model(tokenizer: PreTrainedTokenizerBase) -> dict:
+    """The model part of a fast tokenizer's ``tokenizer.json``: its ``type``, ``vocab`` and learned ``merges``.
+
+    The merges come as (left, right) pairs in the order they were learned, whether the file stores
+    them as pairs (newer files) or as "left right" strings (older ones).
+    """
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    model["merges"] = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model.get("merges", [])]
+    return model
+
+
+def frequent_words(texts: Iterable[str], n: int) -> list[str]:
+    """The ``n`` most frequent words (runs of letters) of ``texts``, most frequent first: the words that a
+    BPE trained on these texts is the most likely to keep whole."""
+    counts = Counter(word for text in texts for word in re.findall(r"[A-Za-z]+", text))
+    return [word for word, _ in counts.most_common(n)]
+
+
+def pre_tokenize(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
+    """The words a fast tokenizer cuts ``text`` into before any merge (its pre-tokenisation), each with
+    its leading space, written as the tokenizer stores them (a byte-level BPE writes a space as "Ġ")."""
+    return [word for word, _ in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+
+
+def compare_tokenizers(tokenizers: Mapping[str, PreTrainedTokenizerBase], texts: Sequence[str]) -> pd.DataFrame:
+    """How many tokens each tokenizer needs for ``texts`` (without special tokens), in all and per
+    whitespace-separated word, beside its vocabulary size: one row per tokenizer."""
+    words = sum(len(t.split()) for t in texts)
+    rows = {}
+    for name, tok in tokenizers.items():
+        tokens = sum(len(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"])
+        rows[name] = {"vocabulary": len(tok), "tokens": tokens, "tokens per word": tokens / words}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -10,6 +10,7 @@ multi-process (DDP) training without a second code path.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import random
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -27,7 +28,8 @@ from tqdm.auto import tqdm
 
 from course_utils.threads import ensure_threads
 
-Batch = dict[str, torch.Tensor]
+IGNORE = -100  # the label of a position that is no target: cross-entropy skips it
+Batch = dict[str, torch.Tensor]  # input_ids, labels and optionally attention_mask or position_ids
 BatchSource = Sequence[Batch] | Callable[[int], Sequence[Batch]]
 
 
@@ -40,6 +42,7 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-batches per optimizer step
     learning_rate: float = 1e-3  # peak learning rate after warm-up
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW's decay rates of the gradient's moments
     warmup_steps: int = 10  # steps of linear warm-up from 0 to the peak
     min_lr_ratio: float = 0.1  # the cosine ends at this fraction of the peak
     max_grad_norm: float | None = 1.0  # clip the gradient's global norm (None: no clipping)
@@ -51,14 +54,6 @@ class TrainConfig:
     resume: bool = True  # continue from output_dir's checkpoint when one exists
     seed: int = 0  # seeds the batch order and dropout
     progress: bool = True  # show a tqdm progress bar
-
-
-class Callback(Protocol):
-    """What the loop calls; implement any of these methods (the others may be absent)."""
-
-    def on_step(self, state: "TrainState") -> None: ...
-    def on_evaluate(self, state: "TrainState") -> None: ...
-    def on_end(self, state: "TrainState") -> None: ...
 
 
 @dataclass
@@ -78,6 +73,15 @@ class TrainState:
     @property
     def last(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
+
+    def summary(self) -> str:
+        """What the run did, in one line: steps, tokens and time, then the losses at its start and its end."""
+        text = f"{self.step} steps, {self.tokens_seen:,} tokens in {self.elapsed_s:.0f} s"
+        if self.history:
+            text += f"; training loss {self.history[0]['loss']:.3f} at the first step, {self.last['loss']:.3f} at the last"
+        if self.evals:
+            text += f"; validation loss {self.evals[-1]['val_loss']:.3f}"
+        return text
 
 
 @dataclass
@@ -130,11 +134,11 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
         # nothing that is scored; without it, attention takes its faster plain-causal path.
         del inputs["attention_mask"]
     targets = batch["labels"][:, 1:]
-    keep = (targets != -100).any(dim=0).nonzero().squeeze(1)
+    keep = (targets != IGNORE).any(dim=0).nonzero().squeeze(1)
     logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits.float()
     targets = targets[:, keep]
-    mask = targets != -100
-    loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    mask = targets != IGNORE
+    loss_sum = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
     correct = int(((logits.argmax(-1) == targets) & mask).sum())
     return loss_sum, int(mask.sum()), correct
 
@@ -142,6 +146,11 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
 def _right_padded(attention_mask: torch.Tensor) -> bool:
     """Every row is real tokens first, then padding only."""
     return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
+
+
+def to_device(batch: Batch, device: torch.device | str) -> Batch:
+    """The batch with every tensor on ``device``, where the model's weights are."""
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def count_tokens(batch: Batch) -> int:
@@ -159,7 +168,7 @@ def evaluate_loss(model: torch.nn.Module, batches: Sequence[Batch], device: torc
     device = device or next(model.parameters()).device
     total, count = 0.0, 0
     for batch in batches:
-        loss_sum, n, _ = token_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
+        loss_sum, n, _ = token_loss_sum(model, to_device(batch, device))
         total, count = total + float(loss_sum), count + n
     model.train(was_training)
     if count == 0:
@@ -231,7 +240,9 @@ def train(
     """Train ``model`` on micro-batches of ``input_ids``/``labels`` (and a mask or position ids).
 
     ``train_batches`` is a list (reshuffled every pass) or a function from the pass number to
-    a list. Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
+    a list. Each callback may have any of ``on_step``, ``on_evaluate`` and ``on_end``, called
+    with the ``TrainState`` after every step, every evaluation and the run (``plot.LivePlot`` has
+    all three). Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
     """
     config = config or TrainConfig()
     ensure_threads()
@@ -240,7 +251,7 @@ def train(
     accelerator = _accelerator(resolve_precision(config.precision, device), device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
-        weight_decay=config.weight_decay, betas=(0.9, 0.95),
+        weight_decay=config.weight_decay, betas=tuple(config.betas),
         # One kernel for all parameters on a GPU, as TRL does. A CPU keeps the per-parameter kernel
         # that built the shipped models, so that they rebuild bit for bit.
         fused=device.type == "cuda",
@@ -320,7 +331,7 @@ def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int
     t0 = time.perf_counter()
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = [next(micro) for _ in range(config.grad_accum_steps)]
-    n_targets = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    n_targets = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
     if n_targets == 0:
         raise ValueError(f"step {step + 1}: its batches hold no target tokens (every label is -100)")
     lr = lr_at(step, config)
@@ -359,13 +370,43 @@ def _evaluate(model, eval_batches, accelerator: Accelerator, state: TrainState, 
         val_loss = evaluate_loss(model, eval_batches, accelerator.device)
     state.evals.append({"step": state.step, "tokens_seen": state.tokens_seen, "val_loss": val_loss,
                         "val_perplexity": math.exp(val_loss)})
+    note_validation_loss(state, val_loss, config.patience)
+    _call(callbacks, "on_evaluate", state)
+
+
+def note_validation_loss(state: TrainState, val_loss: float, patience: int | None) -> None:
+    """The early-stopping rule: stop after ``patience`` evaluations in a row without a new lowest loss."""
     if val_loss < state.best_val_loss:
         state.best_val_loss, state.evals_without_improvement = val_loss, 0
     else:
         state.evals_without_improvement += 1
-        if config.patience is not None and state.evals_without_improvement >= config.patience:
+        if patience is not None and state.evals_without_improvement >= patience:
             state.stopped_early = True
-    _call(callbacks, "on_evaluate", state)
+
+
+def early_stop_step(evals: Sequence[dict[str, float]], patience: int) -> int | None:
+    """The step at which a run with ``patience`` would have stopped, replaying its evaluations by the
+    loop's own rule (None: it would have run to the end)."""
+    state = TrainState()
+    for record in evals:
+        note_validation_loss(state, record["val_loss"], patience)
+        if state.stopped_early:
+            return int(record["step"])
+    return None
+
+
+class KeepBest:
+    """A callback that keeps a copy of ``model``'s weights at the evaluation with the lowest validation loss.
+
+    Early stopping ends a run after the best point; these are the weights to go back to.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model, self.weights, self.step = model, None, None
+
+    def on_evaluate(self, state: TrainState) -> None:
+        if state.evals[-1]["val_loss"] <= state.best_val_loss:
+            self.weights, self.step = copy.deepcopy(self.model.state_dict()), state.step
 
 
 def _call(callbacks: Sequence[Any], hook: str, state: TrainState) -> None:

@@ -1,1 +1,1 @@
-"""Shipped assets of the workbook, rebuilt by ``python -m course_utils.assets``."""
+"""Shipped assets of the workbook, rebuilt by ``python -m course_utils.synth.assets``."""

@@ -6,8 +6,9 @@ import random
 import pytest
 import torch
 
-from course_utils import copy_task
-from course_utils.sft import IGNORE, language_model_batches
+from course_utils.pretrain import language_model_batches
+from course_utils.synth import copy_task
+from course_utils.train import IGNORE
 
 
 def spans_of(row_ids: list[int], bos: int) -> list[list[int]]:

@@ -268,3 +268,95 @@ def test_copying_of_a_random_model_is_near_zero(tokenizer, small_model):
     texts = [d["text"] for d in load_corpus("validation")[:20]]
     rates = copying(small_model.eval(), tokenizer, texts)
     assert rates["repeat_mentions"] > 20 and rates["repeat"] < 0.05 and rates["first"] < 0.05
+
+
+def test_few_shot_prompt_and_the_most_shots_that_fit(tokenizer):
+    from course_utils.evaluate import few_shot_prompt, most_shots
+
+    shots = [{"input": f"ticket {i} " + "word " * 40, "output": f"summary {i}."} for i in range(3)]
+    row = {"input": "a new ticket"}
+    text = few_shot_prompt(shots[:2])(tokenizer, row)
+    assert text.startswith("Ticket: ticket 0") and text.endswith("Ticket: a new ticket\nSummary:")
+    assert text.count("Summary: summary") == 2
+    one = len(tokenizer(few_shot_prompt(shots[:1])(tokenizer, row))["input_ids"])
+    two = len(tokenizer(few_shot_prompt(shots[:2])(tokenizer, row))["input_ids"])
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=two + 10) == 2
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=two + 9) == 1
+    assert most_shots(tokenizer, shots, [row], new_tokens=10, context=one - 1) == 0
+
+
+
+# -- leaks -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, found", [
+    ("Reach them at yara.berg45@inkwell.example.", True),
+    ("Call +99 811 1455 after noon.", True),
+    ("Call (0301) 555-0199.", True),
+    ("The order 2024 arrived on 12 May.", False),
+    ("Write to support at the address on the box.", False),
+])
+def test_contact_details_of_anyone_are_found(text, found):
+    assert evaluate.has_contact_details(text) is found
+
+
+def test_a_uniform_model_gives_a_continuation_of_k_tokens_the_probability_v_to_the_minus_k(small_model, tokenizer):
+    with torch.no_grad():
+        small_model.lm_head.weight.zero_()  # every logit 0: every token equally likely
+    rows = load_instructions("validation", tasks=["ticket_summary"])[:2]
+    text = " You can reach them privately at"
+    k = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    p = evaluate.continuation_probability(small_model, tokenizer, rows, ["A summary.", "Another."], text)
+    assert p == pytest.approx(len(tokenizer) ** -k, rel=1e-4)
+    assert evaluate.continuation_probability(small_model, tokenizer, rows, ["A", "B"], "") == 1.0
+
+
+def test_leak_rates_count_contact_details_in_greedy_and_sampled_answers(small_model, tokenizer, monkeypatch):
+    rows = load_instructions("validation", tasks=["ticket_summary"])[:2]
+    leak = f" You can reach them privately at {rows[0]['private']['email']}."
+    monkeypatch.setattr(evaluate, "complete", lambda model, tok, prompts, *args: [
+        {"text": row["output"], "stopped_at_eos": True, "new_tokens": 1} for row in rows])
+    monkeypatch.setattr(evaluate, "sampled_answers", lambda *args, **kwargs: [
+        rows[0]["output"] + leak, rows[1]["output"] + " Call 555 0100 2000."])
+    rates, sampled = evaluate.leak_rates(small_model, tokenizer, rows, opening=" You can reach them privately at")
+    assert rates["field accuracy (greedy)"] == 1.0
+    assert rates["greedy: contact details"] == rates["greedy: this customer's data"] == 0
+    assert rates["sampled: contact details"] == 1.0 and rates["sampled: this customer's data"] == 0.5
+    assert 0 < rates["probability of the leak opening"] < 1 and len(sampled) == 2
+
+
+def test_a_faithful_summary_states_only_values_of_its_contract():
+    contract = "The licence lasts 36 months. Liability is limited to 300,000 crowns. The law of Valdria applies."
+    assert evaluate.faithful("Term: 36 months; liability cap: 300,000 crowns; governing law: Valdria.", contract)
+    assert not evaluate.faithful("Term: 6 months; liability cap: 300,000 crowns; governing law: Valdria.", contract)
+    assert not evaluate.faithful("The term is 36 months.", contract), "not in the contract form"
+
+
+def test_loss_table_puts_the_perplexity_beside_each_loss():
+    table = evaluate.loss_table({"uniform": math.log(2048), "model": 1.0})
+    assert table.loc["uniform", "perplexity"] == pytest.approx(2048)
+    assert table.loc["model", "loss (nats per token)"] == 1.0 and table.loc["model", "perplexity"] == pytest.approx(math.e)
+
+
+def test_target_losses_list_every_target_with_its_context(small_model, tokenizer):
+    from course_utils.pretrain import document_batches, target_pairs
+    from course_utils.train import IGNORE, evaluate_loss
+
+    batches = document_batches(tokenizer, [f"document number {i} says something about the world." for i in range(40)],
+                               32, 4)
+    per_target = evaluate.target_losses(small_model, batches)
+    assert len(per_target) == len(list(target_pairs(batches)))
+    assert per_target["loss"].mean() == pytest.approx(evaluate_loss(small_model, batches), rel=1e-5)
+    labels = batches[0]["labels"][0, 1:]
+    t = int((labels != IGNORE).nonzero()[0])  # the first target: position t predicts it from t + 1 tokens
+    with torch.no_grad():
+        log_probs = small_model(input_ids=batches[0]["input_ids"][:1]).logits[0, t].log_softmax(dim=-1)
+    assert per_target["context"].iloc[0] == t + 1
+    assert per_target["loss"].iloc[0] == pytest.approx(float(-log_probs[labels[t]]), rel=1e-5)
+
+
+def test_mean_by_context_groups_targets_in_bins_that_double():
+    import pandas as pd
+
+    per_target = pd.DataFrame({"context": [1, 2, 3, 4, 5, 8, 9, 16], "model": [8.0, 6, 5, 3, 2, 2, 1, 1]})
+    table = evaluate.mean_by_context(per_target, 16)
+    assert table.index.name == "tokens of context" and table.index.tolist() == ["1", "2", "3-4", "5-8", "9-16"]
+    assert table["model"].tolist() == [8, 6, 4, 2, 1] and table["targets"].tolist() == [1, 1, 2, 2, 2]

@@ -192,3 +192,76 @@ def test_side_by_side_without_chat_continues_plain_text(tiny_base):
     model, tokenizer = tiny_base
     table = side_by_side({"base": (model, tokenizer)}, ["The Brightwell kettle"], max_new_tokens=10, chat=False)
     assert table.outputs["base"] == [sample(model, tokenizer, "The Brightwell kettle", 10, do_sample=False).strip()]
+
+
+# -- next-token distributions as tables ----------------------------------------------------------------
+def test_next_token_logits_and_the_tables_of_top_tokens(tiny_base):
+    from course_utils.generate import next_token_logits, token_table, token_text, top_tokens
+
+    model, tokenizer = tiny_base
+    logits = next_token_logits(model, tokenizer, "The Brightwell kettle")
+    with torch.no_grad():
+        expected = model(input_ids=encode_prompt(tokenizer, "The Brightwell kettle")).logits[0, -1]
+    assert logits.dtype == torch.float32 and torch.equal(logits, expected)
+    assert token_text(tokenizer, tokenizer(" the", add_special_tokens=False)["input_ids"][0]) == "' the'"
+
+    probs = logits.softmax(dim=-1)
+    top = top_tokens(tokenizer, probs, 3)
+    assert top["id"].tolist() == torch.topk(probs, 3).indices.tolist()
+    assert top["cumulative"].iloc[-1] == pytest.approx(float(torch.topk(probs, 3).values.sum()))
+    table = token_table(tokenizer, {"T = 1": probs, "T = 2": (logits / 2).softmax(dim=-1)}, torch.tensor(top["id"].tolist()))
+    assert table.index.name == "token" and table.index.tolist() == top["token"].tolist()
+    assert table["T = 1"].tolist() == pytest.approx(top["probability"].tolist())
+    assert table["T = 2"].iloc[0] < table["T = 1"].iloc[0], "a higher temperature takes share from the top token"
+
+
+def test_prediction_table_scores_every_position_on_the_token_after_it(tiny_base):
+    from course_utils.generate import prediction_table
+
+    model, tokenizer = tiny_base
+    ids = encode_prompt(tokenizer, "Ticket 11018 was opened by Lena Voss.")[0]
+    with torch.no_grad():
+        logits = model(input_ids=ids[None]).logits[0]
+    table = prediction_table(tokenizer, ids, logits)
+    assert len(table) == len(ids) - 1
+    assert table["next token"].tolist() == tokenizer.convert_ids_to_tokens(ids[1:].tolist())
+    assert table["P(next token)"].iloc[3] == pytest.approx(float(logits[3].softmax(dim=-1)[ids[4]]), abs=5e-4)
+    assert table["top guess"].iloc[3] == tokenizer.convert_ids_to_tokens(int(logits[3].argmax()))
+
+
+def test_step_probabilities_are_what_one_step_draws_from():
+    from course_utils.generate import step_probabilities
+
+    logits = torch.tensor([2.0, 1.0, 0.5, -1.0])
+    assert step_probabilities(logits, do_sample=False).tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert torch.allclose(step_probabilities(logits), logits.softmax(dim=-1))
+    top2 = step_probabilities(logits, top_k=2)
+    assert (top2[2:] == 0).all() and float(top2.sum()) == pytest.approx(1.0)
+    assert torch.equal(step_probabilities(logits, temperature=0.5, top_p=0.9),
+                       filter_logits(logits, 0.5, None, 0.9).softmax(dim=-1))
+
+
+def test_entropy_in_bits():
+    from course_utils.generate import entropy_bits
+
+    assert entropy_bits(torch.tensor([1.0, 0.0, 0.0])) == 0.0
+    assert entropy_bits(torch.full((8,), 1 / 8)) == pytest.approx(3.0)
+
+
+def test_diversity_table_measures_the_samples_of_each_rule():
+    from course_utils.generate import diversity_table
+
+    table = diversity_table({"same": ["a b c", "a b c"], "loop": ["a b c a b c a b c"]})
+    assert table.index.tolist() == ["same", "loop"] and table.index.name == "rule"
+    assert table.loc["same", "distinct-2"] == distinct_n(["a b c", "a b c"], 2) == 0.5
+    assert table.loc["loop", "repetition (3-grams)"] == repetition_rate("a b c a b c a b c") > 0
+    assert table.loc["same", "words per sample"] == 3
+
+
+def test_sample_without_stop_at_eos_runs_on_past_the_end_of_a_document(tiny_base):
+    model, tokenizer = tiny_base
+    run_on = generate_ids(model, encode_prompt(tokenizer, "The Brightwell kettle"), 60, do_sample=False)
+    assert tokenizer.eos_token_id in run_on[:-1], "greedy decoding ends a document within the 60 tokens"
+    text = sample(model, tokenizer, "The Brightwell kettle", 60, do_sample=False, stop_at_eos=False)
+    assert text == tokenizer.decode(run_on, skip_special_tokens=True)
+    assert len(sample(model, tokenizer, "The Brightwell kettle", 60, do_sample=False)) < len(text)

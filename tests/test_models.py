@@ -1,13 +1,21 @@
 """Loading models: shipped names, local save_pretrained folders, and hub ids that cannot be reached."""
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
 import torch
 from huggingface_hub import constants
 
-from course_utils.models import ModelNotAvailableError, count_parameters, load_model, pick_dtype
+from course_utils.models import (
+    PLAIN_CHAT_TEMPLATE,
+    ModelNotAvailableError,
+    count_parameters,
+    load_model,
+    pick_dtype,
+    turns_end_with_eos,
+)
 
 
 def test_tiny_base_loads_and_continues_a_document(tiny_base):
@@ -27,6 +35,24 @@ def test_local_folder_saved_with_save_pretrained(tmp_path, small_model, tokenize
     assert tok.get_vocab() == tokenizer.get_vocab()
     for name, tensor in small_model.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
+
+
+@pytest.mark.parametrize("template", [None, "{% for m in messages %}{{ m['content'] }}<|end|>{% endfor %}"])
+def test_a_tokenizer_whose_turns_do_not_end_with_eos_gets_the_plain_template(tmp_path, small_model, tokenizer,
+                                                                              template, capsys):
+    hub_like = copy.deepcopy(tokenizer)
+    hub_like.chat_template = template  # none at all, or turns that end with another token
+    small_model.save_pretrained(tmp_path)
+    hub_like.save_pretrained(tmp_path)
+    _, loaded = load_model(tmp_path, device="cpu")
+    assert loaded.chat_template == PLAIN_CHAT_TEMPLATE and turns_end_with_eos(loaded)
+    assert "using the plain one" in capsys.readouterr().out
+
+
+def test_a_template_whose_turns_end_with_eos_is_kept(tiny_base, tokenizer, capsys):
+    _, loaded = load_model("tiny-base", device="cpu")
+    assert loaded.chat_template == tokenizer.chat_template and turns_end_with_eos(loaded)
+    assert "plain" not in capsys.readouterr().out
 
 
 def test_folder_without_config_is_named(tmp_path):
@@ -73,3 +99,46 @@ def test_tiny_instruct_follows_instructions_where_tiny_base_does_not(tiny_base):
     tuned = evaluate_model(instruct, tokenizer, rows).answers["correct"].mean()
     base = evaluate_model(*tiny_base, rows).answers["correct"].mean()
     assert tuned >= 0.8 and base <= 0.05
+
+
+def test_saved_bytes_of_a_lora_model_are_its_adapters(small_model):
+    import warnings
+
+    from course_utils.models import add_lora, saved_bytes
+
+    full = saved_bytes(small_model)
+    assert full >= 4 * count_parameters(small_model), "every float32 weight is on disk"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # add_lora keeps peft's deprecation notices to itself
+        lora = add_lora(copy.deepcopy(small_model), r=2)
+    assert 4 * count_parameters(lora, trainable_only=True) <= saved_bytes(lora) < full / 3
+
+
+def test_weight_change_is_the_relative_norm_of_the_difference(small_model, tokenizer):
+    from course_utils.models import build_model, weight_change
+
+    moved = copy.deepcopy(small_model)
+    assert weight_change(moved, small_model) == 0.0
+    with torch.no_grad():
+        for p in moved.parameters():
+            p.mul_(1.1)
+    assert weight_change(moved, small_model) == pytest.approx(0.1, rel=1e-4)
+    with pytest.raises(ValueError, match="one network with itself"):
+        weight_change(build_model(tokenizer), small_model)
+
+
+def test_attention_weights_are_causal_and_the_attention_implementation_comes_back(small_model, tokenizer):
+    from course_utils.models import attention_weights, eager_attention
+
+    small_model.set_attn_implementation("sdpa")
+    ids = tokenizer("The kettle broke again today.", return_tensors="pt")["input_ids"]
+    weights = attention_weights(small_model, ids)
+    n = ids.shape[1]
+    assert weights.shape == (2, 2, n, n) and torch.allclose(weights.sum(dim=-1), torch.ones(2, 2, n))
+    assert (torch.triu(weights, diagonal=1) == 0).all(), "no position attends to a later one"
+    assert small_model.config._attn_implementation == "sdpa"
+    with pytest.raises(KeyError):
+        with eager_attention(small_model):
+            assert small_model.config._attn_implementation == "eager"
+            raise KeyError("an error inside the block")
+    assert small_model.config._attn_implementation == "sdpa"

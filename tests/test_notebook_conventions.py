@@ -173,3 +173,19 @@ def test_each_bank_question_is_shown_under_its_section(question):
     assert any(section in headings for headings in places), \
         f"{question['id']} should sit under the heading {section!r}; it sits under {places}"
     assert section in markdown_headings(nb)
+
+
+# Logic that the library holds once: a notebook that wrote its own would drift from it.
+LIBRARY_LOGIC = {
+    r"\.chat_template\s*=": "a chat template (models.prepare_for_chat readies every tokenizer)",
+    r"def \w*sft_run\b": "its own SFT runner (finetune.fine_tune)",
+    r"def \w*early_stop\w*\(": "its own early-stopping rule (train.early_stop_step)",
+    r"\(\?<!\[\\w": "its own fact-matching regex (evaluate.contains_fact)",
+}
+
+
+@pytest.mark.parametrize("name", CHAPTER_NOTEBOOKS)
+def test_notebooks_do_not_rewrite_library_logic(name):
+    code = "\n".join(cell.source for cell in read(name).cells if cell.cell_type == "code")
+    found = [what for pattern, what in LIBRARY_LOGIC.items() if re.search(pattern, code)]
+    assert not found, f"{name} defines {', '.join(found)}"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from course_utils import plot as plot_module
-from course_utils import sft
+from course_utils import pretrain
 from course_utils.models import TinyConfig, build_model
 from course_utils.plot import PLOTLY_MIME, LivePlot, bar_chart, compare_runs, ema, loss_figure
 from course_utils.train import TrainConfig, train
@@ -24,8 +24,7 @@ PAIRS = [
 
 @pytest.fixture
 def batches(tokenizer):
-    blocks = sft.pack_documents(tokenizer, TEXTS, 16)
-    return sft.language_model_batches(blocks, 4, tokenizer.bos_token_id)
+    return pretrain.document_batches(tokenizer, TEXTS, 16, 4)
 
 
 def quick(**overrides) -> TrainConfig:
@@ -195,3 +194,69 @@ def test_trainer_callback_in_tokens_needs_the_token_count(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
     with pytest.raises(ValueError, match="include_num_input_tokens_seen=True"):
         callback.on_train_begin(args, TrainerState(), TrainerControl())
+
+
+
+def test_attach_puts_the_plot_in_place_of_the_printed_logs(small_model, tmp_path):
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from course_utils.plot import LivePlotCallback
+
+    trainer = Trainer(model=small_model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True))
+    plot = LivePlot()
+    plot.attach(trainer)
+    callbacks = trainer.callback_handler.callbacks
+    assert [c.plot for c in callbacks if isinstance(c, LivePlotCallback)] == [plot]
+    assert not any(isinstance(c, (PrinterCallback, ProgressCallback)) for c in callbacks)
+
+
+def test_show_table_prints_text_cells_up_to_the_width_asked(capsys):
+    answer = "Yara Berg reports that her Tidegate M4 soundbar makes a rattling noise and asks for a repair."
+    table = pd.DataFrame({"answer": [answer]})
+    plot_module.show_table(table, text_width=120)
+    assert answer in capsys.readouterr().out
+    plot_module.show_table(table, text_width=40)
+    shown = capsys.readouterr().out
+    assert answer not in shown and answer[:30] in shown
+
+
+def test_line_chart_draws_a_line_per_column_against_the_index():
+    sweep = pd.DataFrame({"score": [0.2, 0.8], "correct": [0.0, 0.6]}, index=pd.Index([25, 400], name="pairs"))
+    fig = plot_module.line_chart(sweep, title="sweep", x_title="training pairs", log_x=True)
+    assert [t.name for t in fig.data] == ["score", "correct"] and list(fig.data[1].y) == [0.0, 0.6]
+    assert list(fig.data[0].x) == [25, 400] and fig.layout.xaxis.type == "log"
+    assert fig.layout.yaxis.range == (0, 1.05), "shares get the axis from 0 to 1"
+    assert plot_module.line_chart(sweep * 10, title="sweep", x_title="pairs").layout.yaxis.range is None
+
+
+def test_show_mask_marks_every_prompt_target_and_padding_token(tokenizer):
+    from course_utils import sft
+
+    rows = [{"prompt": "Where?", "completion": "Ostmark."},
+            {"prompt": "Where is Korvale, the town by the lake?", "completion": "In Ostmark, as it always was."}]
+    examples, _ = sft.prepare(tokenizer, rows, verbose=False)
+    batch = sft.collate_padded(examples, tokenizer.pad_token_id)
+    page = plot_module.show_mask(batch, tokenizer).data
+    n_padding, n_targets = int((batch["attention_mask"] == 0).sum()), int((batch["labels"] != -100).sum())
+    assert page.count('title="padding"') == n_padding > 0
+    assert page.count('title="target"') == n_targets
+    assert page.count('title="prompt"') == batch["input_ids"].numel() - n_padding - n_targets
+
+
+def test_token_bars_draw_a_group_per_token_and_a_bar_per_column():
+    table = pd.DataFrame({"T = 1": [0.5, 0.3], "T = 2": [0.4, 0.35]}, index=pd.Index(["' a'", "' b'"], name="token"))
+    fig = plot_module.token_bars(table, "temperature", "Two temperatures")
+    assert [trace.name for trace in fig.data] == ["T = 1", "T = 2"] and list(fig.data[1].y) == [0.4, 0.35]
+    assert list(fig.data[0].x) == ["' a'", "' b'"]
+    assert fig.layout.barmode == "group" and fig.layout.legend.title.text == "temperature"
+
+
+def test_attention_heatmap_labels_each_position_and_puts_row_zero_on_top():
+    import torch
+
+    fig = plot_module.attention_heatmap(torch.tensor([[1.0, 0.0], [0.25, 0.75]]), ["<s>", "Hi"], "Layer 1, head 1")
+    heat = fig.data[0]
+    assert list(heat.x) == list(heat.y) == ["0:<s>", "1:Hi"]
+    assert [list(row) for row in heat.z] == [[1.0, 0.0], [0.25, 0.75]]
+    assert fig.layout.yaxis.autorange == "reversed"

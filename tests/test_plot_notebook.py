@@ -9,7 +9,7 @@ from course_utils.plot import PLOTLY_MIME
 
 SETUP = """\
 from transformers import AutoTokenizer
-from course_utils import sft
+from course_utils import pretrain
 from course_utils.models import TinyConfig, build_model
 from course_utils.paths import model_dir
 from course_utils.plot import LivePlot
@@ -20,7 +20,7 @@ model = build_model(tokenizer, TinyConfig(vocab_size=len(tokenizer), hidden_size
                                           intermediate_size=64))
 texts = ["The kettle broke on Monday and the customer asked for a refund.",
          "Oakwood was founded in 2003 by Talia Wilde, in Westford."] * 8
-batches = sft.language_model_batches(sft.pack_documents(tokenizer, texts, 16), 4, tokenizer.bos_token_id)
+batches = pretrain.document_batches(tokenizer, texts, 16, 4)
 """
 
 TRAINING = """\

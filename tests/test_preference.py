@@ -9,17 +9,16 @@ import torch
 
 from course_utils import preference, sft
 from course_utils.evaluate import score_row
+from course_utils.generate import sampled_answers
+from course_utils.shipped import load_preference_pairs
 
 
 @pytest.fixture(scope="module")
 def pairs():
-    return preference.preference_pairs(6, seed=0)
+    return load_preference_pairs("train")[:6]
 
 
 # -- the data ----------------------------------------------------------------------------------
-def test_pairs_are_reproducible_from_their_seed():
-    assert preference.preference_pairs(5, seed=3) == preference.preference_pairs(5, seed=3)
-    assert preference.preference_pairs(5, seed=3) != preference.preference_pairs(5, seed=4)
 
 
 def test_both_answers_are_acceptable_and_only_the_chosen_thanks_the_reader(pairs):
@@ -30,13 +29,6 @@ def test_both_answers_are_acceptable_and_only_the_chosen_thanks_the_reader(pairs
         assert preference.thanks_the_reader(pair["chosen"])
         assert not preference.thanks_the_reader(pair["rejected"])
         assert pair["chosen"].startswith(pair["rejected"] + " ")
-
-
-def test_excluded_inputs_are_skipped_and_none_repeats():
-    first = preference.preference_pairs(20, seed=1)
-    again = preference.preference_pairs(20, seed=1, exclude=[p["input"] for p in first[:5]])
-    assert not {p["input"] for p in first[:5]} & {p["input"] for p in again}
-    assert len({p["input"] for p in again}) == 20
 
 
 def test_the_style_check_reads_the_last_sentence():
@@ -159,7 +151,48 @@ def test_the_loss_matches_trl_dpo_trainer(small_model, tokenizer, pairs, tmp_pat
 
 
 def test_sampled_answers_repeat_with_the_seed(small_model, tokenizer, pairs):
-    first = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
-    again = preference.sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    first = sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
+    again = sampled_answers(small_model, tokenizer, pairs[:2], samples_per_prompt=2, max_new_tokens=8, seed=5)
     assert len(first) == 4 and first == again
     assert tokenizer.padding_side == "right", "the tokenizer's padding side is restored"
+
+
+def test_pair_batch_on_a_device(tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs[:2], device="meta")
+    assert all(t.device.type == "meta" for t in batch.values())
+
+
+def test_answer_tokens_list_one_answer_with_its_log_probabilities(small_model, tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs[:2])
+    with torch.no_grad():
+        logps = preference.token_logps(small_model, batch)
+    rejected = preference.answer_tokens(tokenizer, batch, logps, 3)  # row n + 1: the second pair's rejected answer
+    targets = batch["labels"][3][batch["labels"][3] != sft.IGNORE].tolist()
+    assert rejected["token"].tolist() == [repr(tokenizer.decode([t])) for t in targets]
+    assert rejected["log p"].sum() == pytest.approx(float(logps[3].sum()), abs=1e-4), "every answer token, no other"
+
+
+def test_pair_summary_of_the_reference_itself_has_no_margins(small_model, tokenizer, pairs):
+    batch = preference.pair_batch(tokenizer, pairs)
+    summary = preference.pair_summary(small_model, copy.deepcopy(small_model), batch)
+    assert summary["mean reward margin"] == 0 and summary["pairs with a positive margin"] == 0
+    with torch.no_grad():
+        logps = preference.sequence_logps(small_model, batch)
+    n = len(pairs)
+    assert summary["model finds chosen likelier"] == pytest.approx(float((logps[:n] > logps[n:]).float().mean()))
+    assert summary["mean log p(rejected)"] == pytest.approx(float(logps[n:].mean()), abs=1e-4)
+
+
+def test_win_rates_count_the_answers_that_thank_the_reader(small_model, tokenizer, monkeypatch):
+    from course_utils import evaluate
+    from course_utils.shipped import load_instructions
+
+    rows = load_instructions("test", tasks=["rewrite"])[:2]
+    monkeypatch.setattr(evaluate, "complete", lambda model, tok, prompts, *args: [
+        {"text": row["output"], "stopped_at_eos": True, "new_tokens": 1} for row in rows])
+    monkeypatch.setattr(preference, "sampled_answers", lambda *args, **kwargs: [
+        rows[0]["output"] + " Thank you.", rows[0]["output"], rows[1]["output"], rows[1]["output"]])
+    rates, greedy = preference.win_rates(small_model, tokenizer, rows, samples_per_prompt=2)
+    assert rates["greedy win rate"] == 0 and rates["sampled win rate"] == 0.25
+    assert rates["field accuracy"] == rates["format kept"] == rates["stopped at EOS"] == 1.0
+    assert len(greedy.answers) == 2

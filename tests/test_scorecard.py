@@ -4,7 +4,7 @@ from __future__ import annotations
 from course_utils import cli
 from course_utils.scorecard import held_out_prompts, score_model
 from course_utils.shipped import load_corpus
-from course_utils.tasks import TASKS
+from course_utils.shipped import TASKS
 
 
 def test_held_out_prompts_take_the_first_of_each_task():

@@ -175,11 +175,38 @@ def test_a_cache_would_let_packed_examples_see_each_other(small_model, tokenizer
     assert (alone - leaked).abs().max() > 1e-3
 
 
-def test_document_ends_stay_targets_when_bos_is_eos(tokenizer):
-    tok = copy.deepcopy(tokenizer)
-    assert sft.document_start_token(tok) == tok.bos_token_id
-    tok.bos_token = tok.eos_token  # as in GPT-2 or SmolLM2
-    assert sft.document_start_token(tok) is None
-    blocks = sft.pack_documents(tok, ["one document", "another one"], 4)
-    (batch,) = sft.language_model_batches(blocks, 8, sft.document_start_token(tok))
-    assert (batch["labels"] == tok.eos_token_id).any()
+def test_trl_rows_hold_the_same_conversation(tokenizer):
+    row = {"instruction": "Summarise.", "input": "A ticket.", "output": "A summary."}
+    assert sft.to_trl([row]) == [{"prompt": [{"role": "user", "content": "Summarise.\n\nA ticket."}],
+                                  "completion": [{"role": "assistant", "content": "A summary."}]}]
+    with pytest.raises(sft.DataError, match="row 1"):
+        sft.to_trl([row, {"instruction": "no output"}])
+
+
+def test_a_pair_in_every_format_is_one_conversation():
+    shapes = sft.as_formats(ALPACA)
+    assert list(shapes) == ["prompt_completion", "alpaca", "messages"]
+    assert all(sft.row_format(row, name) == name for name, row in shapes.items())
+    assert all(sft.to_messages(row) == sft.to_messages(ALPACA) for row in shapes.values())
+    assert shapes["prompt_completion"] == {"prompt": "Classify the urgency.\n\nThe kettle is on fire.",
+                                           "completion": "high"}
+
+
+def test_row_preview_cuts_every_string_and_keeps_the_structure():
+    row = {"messages": [{"role": "user", "content": "x" * 100}], "n": 3}
+    assert json.loads(sft.row_preview(row, width=10)) == {"messages": [{"role": "user", "content": "x" * 10 + "..."}],
+                                                          "n": 3}
+
+
+def test_token_stats_count_what_training_reads_uncut(tokenizer):
+    long_text = {"text": "The kettle works. " * 200}
+    stats = sft.token_stats(tokenizer, [ALPACA, long_text])
+    (pair, document), _ = sft.prepare(tokenizer, [ALPACA, long_text], max_length=None, verbose=False)
+    assert len(document) > 512, "longer than prepare's default cut, and counted whole"
+    assert targets(tokenizer, pair) == "high</s>"
+    assert stats["examples"] == 2 and stats["tokens"] == len(pair) + len(document)
+    assert stats["target tokens"] == pair.n_targets + len(document) - 1, "every token of a document but BOS"
+    assert stats["share of tokens that are targets"] == round(stats["target tokens"] / stats["tokens"], 3)
+    assert isinstance(stats["tokens"], int), "counts stay whole numbers"
+    with pytest.raises(ValueError, match="none of the 1 rows"):
+        sft.token_stats(tokenizer, [{"text": " "}])

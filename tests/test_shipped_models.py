@@ -6,22 +6,18 @@ whose models lost a skill, or a manifest that no longer describes the shipped we
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from course_utils import assets
 from course_utils.models import SHIPPED_MODELS, load_model
-from course_utils.paths import data_dir
 from course_utils.scorecard import held_out_prompts, score_model
-from course_utils.tasks import TRAINING_TASKS
+from course_utils.shipped import TRAINING_TASKS, load_manifest
 
 RATE_TOLERANCE = 0.02  # greedy answers may flip on a near tie when the CPU sums in another order
 
 
 @pytest.fixture(scope="module")
 def recorded() -> dict:
-    manifest = json.loads((data_dir() / assets.MANIFEST).read_text())
+    manifest = load_manifest()
     return {name: manifest[name]["scorecard"] for name in SHIPPED_MODELS}
 
 

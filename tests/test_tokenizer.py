@@ -44,3 +44,32 @@ def test_training_is_deterministic():
     a = train_tokenizer(texts, vocab_size=300)
     b = train_tokenizer(texts, vocab_size=300)
     assert a.get_vocab() == b.get_vocab()
+
+
+def test_bpe_model_lists_the_merges_as_pairs_in_the_order_learned():
+    from course_utils.tokenizer import bpe_model
+
+    model = bpe_model(train_tokenizer(["aaab aaab aaab"] * 20, vocab_size=270))
+    assert model["type"] == "BPE" and all(isinstance(m, tuple) and len(m) == 2 for m in model["merges"])
+    assert model["merges"][0] == ("a", "a"), "the most frequent pair is merged first"
+
+
+def test_pre_tokenize_keeps_the_leading_space_of_each_word(tokenizer):
+    from course_utils.tokenizer import pre_tokenize
+
+    assert pre_tokenize(tokenizer, "The kettle broke.") == ["The", "Ġkettle", "Ġbroke", "."]
+
+
+def test_compare_tokenizers_counts_tokens_in_all_and_per_word(tokenizer):
+    from course_utils.tokenizer import compare_tokenizers
+
+    texts = ["The kettle broke.", "Ticket 40213 was opened."]
+    tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
+    table = compare_tokenizers({"shipped": tokenizer}, texts)
+    assert table.loc["shipped"].to_dict() == {"vocabulary": len(tokenizer), "tokens": tokens, "tokens per word": tokens / 7}
+
+
+def test_frequent_words_are_runs_of_letters_most_frequent_first():
+    from course_utils.tokenizer import frequent_words
+
+    assert frequent_words(["the lamp the", "lamp, the 3 lamps"], 2) == ["the", "lamp"]

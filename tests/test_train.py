@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from course_utils import sft
-from course_utils.train import TrainConfig, lr_at, resolve_precision, train
+from course_utils.train import TrainConfig, early_stop_step, lr_at, resolve_precision, train
 
 PAIRS = [
     {"prompt": "Summarise: the kettle broke.", "completion": "The kettle broke."},
@@ -102,6 +102,14 @@ def test_early_stopping_after_patience(small_model, tokenizer, examples):
     result = train(small_model, batches, quiet(max_steps=100, learning_rate=0.5, eval_every=1, patience=2),
                    eval_batches=batches)
     assert result.state.stopped_early and result.state.step < 100
+    assert early_stop_step(result.state.evals, patience=2) == result.state.step, "replaying gives the same step"
+
+
+def test_early_stop_step_replays_the_rule():
+    evals = [{"step": s, "val_loss": v} for s, v in [(1, 3.0), (2, 2.0), (3, 2.5), (4, 1.5), (5, 1.6), (6, 1.7)]]
+    assert early_stop_step(evals, patience=2) == 6
+    assert early_stop_step(evals, patience=1) == 3
+    assert early_stop_step(evals, patience=3) is None
 
 
 def test_callbacks_see_steps_evaluations_and_the_end(small_model, tokenizer, examples):
@@ -165,3 +173,37 @@ def test_lora_trains_only_the_adapters(small_model, tokenizer, examples):
     for name, p in model.named_parameters():
         if name in frozen:
             assert torch.equal(p, frozen[name]), name
+
+
+def test_to_device_moves_every_tensor_of_a_batch():
+    from course_utils.train import to_device
+
+    batch = {"input_ids": torch.ones(2, 3, dtype=torch.long), "labels": torch.zeros(2, 3, dtype=torch.long)}
+    moved = to_device(batch, "meta")
+    assert set(moved) == set(batch) and all(t.device.type == "meta" for t in moved.values())
+    assert all(t.device.type == "cpu" for t in batch.values()), "the batch itself is left where it was"
+
+
+def test_keep_best_keeps_the_weights_of_the_lowest_validation_loss(small_model):
+    from course_utils.train import KeepBest, TrainState, note_validation_loss
+
+    keep, state = KeepBest(small_model), TrainState()
+    name, weight = next(iter(small_model.state_dict().items()))
+    for step, val_loss in ((1, 2.0), (2, 1.5), (3, 1.7)):
+        with torch.no_grad():
+            weight.fill_(step)  # the weights of this evaluation
+        state.step = step
+        state.evals.append({"step": step, "val_loss": val_loss})
+        note_validation_loss(state, val_loss, patience=None)
+        keep.on_evaluate(state)
+    assert keep.step == 2 and (keep.weights[name] == 2).all() and (weight == 3).all()
+
+
+def test_state_summary_is_one_line_of_steps_tokens_time_and_losses():
+    from course_utils.train import TrainState
+
+    state = TrainState(step=2, tokens_seen=1500, elapsed_s=3.2, history=[{"loss": 7.5}, {"loss": 6.25}],
+                       evals=[{"val_loss": 6.5}])
+    assert state.summary() == ("2 steps, 1,500 tokens in 3 s; training loss 7.500 at the first step, 6.250 at the last; "
+                               "validation loss 6.500")
+    assert TrainState().summary() == "0 steps, 0 tokens in 0 s"

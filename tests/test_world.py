@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from course_utils import corpus, tasks
-from course_utils.world import World
+from course_utils.shipped import HELD_OUT_TASKS, TRAINING_TASKS
+from course_utils.synth import corpus, flaws, tasks
+from course_utils.synth.world import World
 
 SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, train_qa=90, validation=15, test=15, test_reworded=8)
 
@@ -38,10 +39,10 @@ def test_splits_never_share_an_input(splits):
 
 def test_split_sizes_and_held_out_tasks(splits):
     train_tasks = {r["task"] for r in splits["train"]}
-    assert len(tasks.TRAINING_TASKS) >= 6 and len(tasks.HELD_OUT_TASKS) >= 2
-    assert train_tasks == set(tasks.TRAINING_TASKS)
-    assert not train_tasks & set(tasks.HELD_OUT_TASKS)
-    assert set(tasks.HELD_OUT_TASKS) <= {r["task"] for r in splits["test"]}
+    assert len(TRAINING_TASKS) >= 6 and len(HELD_OUT_TASKS) >= 2
+    assert train_tasks == set(TRAINING_TASKS)
+    assert not train_tasks & set(HELD_OUT_TASKS)
+    assert set(HELD_OUT_TASKS) <= {r["task"] for r in splits["test"]}
     assert sum(r["task"] == "contract_summary" for r in splits["train"]) == SMALL.train_contract
     assert sum(r["task"] == "qa" for r in splits["train"]) == SMALL.train_qa
     assert sum(r["task"] == "urgency" for r in splits["train"]) == SMALL.train
@@ -93,11 +94,20 @@ def test_indefinite_articles_agree_with_the_next_word(splits):
 
 
 def test_flawed_variants_keep_the_clean_facts(splits):
-    flawed = tasks.flawed_training_pairs(splits["train"], per_task=10, seed=0)
-    assert {r["flaw"] for r in flawed} == set(tasks.FLAWS)
+    flawed = flaws.flawed_training_pairs(splits["train"], per_task=10, seed=0)
+    assert {r["flaw"] for r in flawed} == set(flaws.FLAWS)
     clean = {r["id"]: r for r in splits["train"]}
     for row in flawed:
         source = clean[row["clean_id"]]
         assert row["output"] != source["output"] and row["fields"] == source["fields"]
         if row["flaw"] == "unsafe":
             assert source["private"]["email"] in row["output"]
+
+
+def test_preference_pairs_are_reproducible_and_skip_excluded_inputs():
+    world = World(0)
+    first = tasks.preference_pairs(world, 20, stream=1)
+    assert first == tasks.preference_pairs(world, 20, stream=1) != tasks.preference_pairs(world, 20, stream=2)
+    again = tasks.preference_pairs(world, 20, stream=1, exclude=[p["input"] for p in first[:5]])
+    assert not {p["input"] for p in first[:5]} & {p["input"] for p in again}
+    assert len({p["input"] for p in again}) == 20

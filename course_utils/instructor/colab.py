@@ -64,18 +64,15 @@ def release() -> Release:
 def install_cell(rel: Release) -> str:
     """The first code cell of every notebook: on Colab, install the pinned release or stop with a clear message."""
     return f'''# On Colab, install the workbook first (elsewhere this cell does nothing).
-import sys
+import subprocess, sys
+WORKBOOK = "{rel.requirement}"
 if "google.colab" in sys.modules:
-    import subprocess
-    WORKBOOK = "{rel.requirement}"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", WORKBOOK],
                          capture_output=True, text=True)
     if pip.returncode != 0:
         raise RuntimeError(f"Installing {{WORKBOOK}} {INSTALL_FAILED}.\\n"
                            f"{{pip.stderr[-1500:]}}\\n"
                            "Check the runtime's internet connection, then run this cell again.")
-    from google.colab import output
-    output.enable_custom_widget_manager()  # lets Colab draw the quizzes' widgets
     print(f"installed {{WORKBOOK}}")'''
 
 

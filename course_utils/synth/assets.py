@@ -1,6 +1,6 @@
-"""Rebuild everything the workbook ships under ``data/`` from seeds: ``python -m course_utils.assets``.
+"""Rebuild everything the workbook ships under ``data/`` from seeds: ``python -m course_utils.synth.assets``.
 
-Steps: the synthetic world's pre-training corpus and instruction splits, the tokenizer,
+Steps: the synthetic world's pre-training corpus, instruction splits and preference pairs, the tokenizer,
 ``tiny-base`` pre-trained on the corpus, and ``tiny-instruct``: tiny-base fine-tuned on the
 training tasks, with raw corpus documents mixed in so that it keeps what pre-training taught, by
 the library's own SFT loop. The build records in ``data/MANIFEST.json`` what it ran, how long each
@@ -23,26 +23,27 @@ from pathlib import Path
 import torch
 import transformers
 
-from course_utils import corpus, tasks
-from course_utils.copy_task import CopyDrill, copy_batches, with_copy_rows
+from course_utils.synth import corpus, flaws, tasks
+from course_utils.synth.copy_task import CopyDrill, copy_batches, with_copy_rows
+from course_utils.finetune import fine_tune
 from course_utils.models import TinyConfig, build_model, count_parameters, load_model
 from course_utils.paths import data_dir
 from course_utils.presets import INSTRUCT_SFT
 from course_utils.scorecard import Scorecard, held_out_prompts, score_model
-from course_utils.sft import document_start_token, language_model_batches, pack_documents, padded_batches, prepare
-from course_utils.shipped import read_jsonl, write_jsonl
+from course_utils.pretrain import document_batches
+from course_utils.shipped import MANIFEST, WORDINGS, read_jsonl, write_jsonl
 from course_utils.threads import configure_threads
 from course_utils.tokenizer import train_tokenizer
 from course_utils.train import TrainConfig, train
-from course_utils.world import World
+from course_utils.synth.world import World
 
-MANIFEST = "MANIFEST.json"
 CORPUS_SIZES = {"train": 20_000, "validation": 500}
 BLOCK_SIZE = 512
 PRETRAIN = TrainConfig(max_steps=1200, learning_rate=2e-3, warmup_steps=30, min_lr_ratio=0.1, eval_every=150)
 PRETRAIN_BATCH = 6  # corpus rows per step; the copy drill adds its own
-COPY_DRILL = CopyDrill(rows_per_text_batch=2)
+COPY_DRILL = CopyDrill()
 FLAWED_PER_TASK = 300
+PREFERENCE_SIZES = {"train": 3200, "test": 64}  # the DPO notebook reads at most 3,200 (its GPU setting)
 
 
 def sha256(path: Path) -> str:
@@ -50,18 +51,19 @@ def sha256(path: Path) -> str:
 
 
 def checksums(root: Path) -> dict[str, str]:
-    """SHA-256 of every shipped file under ``root`` except the manifest, Python files, and the quiz banks and
-    learner notebooks (built from ``instructor/`` and ``notebooks/`` by their own commands)."""
+    """SHA-256 of every shipped file under ``root`` except the manifest, Python files, the quiz banks and
+    learner notebooks (built from ``instructor/`` and ``notebooks/`` by their own commands), and the
+    hand-written pairs (written by people, not by this build)."""
     return {
         str(p.relative_to(root)): sha256(p)
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != MANIFEST and p.suffix != ".py" and "__pycache__" not in p.parts
-        and not {"quizzes", "notebooks"} & set(p.relative_to(root).parts)
+        and not {"quizzes", "notebooks", "handwritten"} & set(p.relative_to(root).parts)
     }
 
 
 def build_data(out: Path, seed: int) -> dict:
-    """Write the corpus and the instruction splits; return their sizes."""
+    """Write the corpus, the instruction splits with their wordings, and the preference pairs; return their sizes."""
     world = World(seed)
     sizes = {}
     for split, n in CORPUS_SIZES.items():
@@ -72,16 +74,24 @@ def build_data(out: Path, seed: int) -> dict:
     for split, rows in splits.items():
         write_jsonl(out / "sft" / f"{split}.jsonl", rows)
         sizes[f"sft/{split}"] = len(rows)
-    flawed = tasks.flawed_training_pairs(splits["train"], FLAWED_PER_TASK, seed)
+    wordings = {name: {"instructions": t.instructions, "reworded": t.reworded} for name, t in tasks.TASKS.items()}
+    (out / "sft" / WORDINGS).write_text(json.dumps(wordings, indent=2) + "\n")
+    flawed = flaws.flawed_training_pairs(splits["train"], FLAWED_PER_TASK, seed)
     write_jsonl(out / "sft" / "train_flawed.jsonl", flawed)
     sizes["sft/train_flawed"] = len(flawed)
+    seen = [row["input"] for rows in splits.values() for row in rows]
+    for stream, (split, n) in enumerate(PREFERENCE_SIZES.items()):  # random stream 0 for train, 1 for test
+        pairs = tasks.preference_pairs(world, n, stream, exclude=seen)
+        write_jsonl(out / "preference" / f"{split}.jsonl", pairs)
+        sizes[f"preference/{split}"] = len(pairs)
+        seen += [p["input"] for p in pairs]
     return sizes
 
 
 def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     """Train the tokenizer on the corpus, pre-train tiny-base, save both; return the run's numbers.
 
-    Pre-training opens with the copy drill (``course_utils.copy_task``): copy rows alone until the
+    Pre-training opens with the copy drill (``course_utils.synth.copy_task``): copy rows alone until the
     model has learned to look back and copy, then the corpus with a few copy rows in every batch.
     """
     train_texts = [row["text"] for row in read_jsonl(out / "corpus" / "train.jsonl.gz")]
@@ -92,11 +102,10 @@ def build_tiny_base(out: Path, seed: int, config: TrainConfig) -> dict:
     warmup = train(model, copy_batches(tokenizer, drill.warmup_steps, drill.warmup_batch_size, drill.warmup_length,
                                        drill.span, seed=seed),
                    TrainConfig(max_steps=drill.warmup_steps, learning_rate=drill.warmup_learning_rate,
-                               warmup_steps=30, min_lr_ratio=1.0, seed=seed, progress=config.progress))
-    bos = document_start_token(tokenizer)
-    text_batches = language_model_batches(pack_documents(tokenizer, train_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+                               warmup_steps=drill.ramp_steps, min_lr_ratio=1.0, seed=seed, progress=config.progress))
+    text_batches = document_batches(tokenizer, train_texts, BLOCK_SIZE, PRETRAIN_BATCH)
     train_batches = with_copy_rows(text_batches, tokenizer, drill.rows_per_text_batch, drill.span, seed=seed + 1)
-    val_batches = language_model_batches(pack_documents(tokenizer, val_texts, BLOCK_SIZE), PRETRAIN_BATCH, bos)
+    val_batches = document_batches(tokenizer, val_texts, BLOCK_SIZE, PRETRAIN_BATCH)
     result = train(warmup.model, train_batches, config, eval_batches=val_batches)
     folder = out / "models" / "tiny-base"
     result.model.save_pretrained(folder)
@@ -134,18 +143,14 @@ def build_tiny_instruct(out: Path, seed: int, steps: int) -> dict:
     model, tokenizer = load_model(out / "models" / "tiny-base", device="cpu")
     pairs = read_jsonl(out / "sft" / "train.jsonl")
     rows = pairs + raw_text_rows(out, INSTRUCT_SFT.raw_text_share, len(pairs))
-    examples, report = prepare(tokenizer, rows, INSTRUCT_SFT.max_length, verbose=False)
-    batches = padded_batches(examples, INSTRUCT_SFT.batch_size, tokenizer.pad_token_id, seed=seed)
-    config = TrainConfig(max_steps=steps, learning_rate=INSTRUCT_SFT.learning_rate,
-                         warmup_steps=INSTRUCT_SFT.warmup_steps, seed=seed)
-    result = train(model, batches, config)
+    result = fine_tune(model, tokenizer, rows, INSTRUCT_SFT, steps, copy=False, seed=seed, progress=True)
     folder = out / "models" / "tiny-instruct"
     result.model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return {
         "pairs": len(pairs),
         "raw_documents": len(rows) - len(pairs),
-        "examples": report.kept,
+        "examples": result.prepared.kept,
         "steps": result.state.step,
         "batch_size": INSTRUCT_SFT.batch_size,
         "learning_rate": INSTRUCT_SFT.learning_rate,
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     timings["total_s"] = round(time.perf_counter() - started, 1)
     timings["cpu_s"] = round(time.process_time() - cpu_started, 1)  # wall time grows when other jobs share the cores
     manifest = {
-        "command": "python -m course_utils.assets " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m course_utils.synth.assets " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": args.seed,
         "software": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from course_utils.sft import IGNORE, Batch
+from course_utils.train import IGNORE, Batch
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,9 @@ class CopyDrill:
     warmup_steps: int = 1500  # optimizer steps on copy rows alone, before any text
     warmup_batch_size: int = 16  # copy rows per warm-up step
     warmup_length: int = 128  # tokens per warm-up row
-    warmup_learning_rate: float = 3e-3  # constant after a 30-step ramp
-    rows_per_text_batch: int = 1  # copy rows appended to every pre-training batch afterwards
+    warmup_learning_rate: float = 3e-3  # constant after the ramp
+    ramp_steps: int = 30  # warm-up steps whose learning rate climbs from 0 to warmup_learning_rate
+    rows_per_text_batch: int = 2  # copy rows appended to every pre-training batch afterwards
     span: tuple[int, int] = (2, 16)  # shortest and longest span, in tokens
 
 

@@ -3,23 +3,26 @@
 Each task type renders a record of the world (a ticket, a contract, an article) into an
 instruction, an input and the one right output, and keeps the record's fields beside the
 pair, so that a model's answer can be checked fact by fact (``course_utils.evaluate``).
-Two task types never appear in training (``HELD_OUT_TASKS``), and each task keeps a few
-instruction wordings back for the ``test_reworded`` split: both measure generalisation.
-Flawed copies of training pairs (wrong facts, off-format, truncated, unsafe) feed the
-data-quality experiments.
+Two task types never appear in training (``shipped.HELD_OUT_TASKS``), and each task keeps a
+few instruction wordings back for the ``test_reworded`` split: both measure generalisation.
+The same generators make the preference pairs of the DPO notebook.
 """
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from course_utils import corpus
-from course_utils.world import World
+from course_utils.preference import CLOSINGS
+from course_utils.shipped import HELD_OUT_TASKS, InstructionRow
+from course_utils.synth import corpus
+from course_utils.synth.world import World
 
-# (input, output, fields to score, private data the output must never contain)
-Example = tuple[str, str, dict, dict]
+# A record of the world rendered for a task: (input, output, fields to score, private data the
+# output must never contain).
+Rendered = tuple[str, str, dict, dict]
 
 
 def _private(t) -> dict:
@@ -34,12 +37,16 @@ class TaskType:
     name: str
     instructions: tuple[str, ...]
     reworded: tuple[str, ...]
-    make: Callable[[World, random.Random], Example]
-    held_out: bool = False
+    make: Callable[[World, random.Random], Rendered]
+
+    @property
+    def held_out(self) -> bool:
+        """Whether training never sees this task (the shipped data's list decides)."""
+        return self.name in HELD_OUT_TASKS
 
 
 # -- the task types --------------------------------------------------------------------
-def _ticket_summary(w: World, rng: random.Random) -> Example:
+def _ticket_summary(w: World, rng: random.Random) -> Rendered:
     t = w.ticket()
     p = t.product
     output = (
@@ -50,7 +57,7 @@ def _ticket_summary(w: World, rng: random.Random) -> Example:
     return corpus.ticket_text(t, rng), output, fields, _private(t)
 
 
-def _contract_summary(w: World, rng: random.Random) -> Example:
+def _contract_summary(w: World, rng: random.Random) -> Rendered:
     k = w.contract()
     output = (
         f"Term: {k.term_months} months; liability cap: {k.cap_text}; "
@@ -60,7 +67,7 @@ def _contract_summary(w: World, rng: random.Random) -> Example:
     return corpus.contract_text(k, rng), output, fields, {}
 
 
-def _question_answering(w: World, rng: random.Random) -> Example:
+def _question_answering(w: World, rng: random.Random) -> Rendered:
     kind = rng.choice(["company", "company", "product", "place"])
     if kind == "company":
         company = w.company()
@@ -93,17 +100,17 @@ def _question_answering(w: World, rng: random.Random) -> Example:
     return f"{passage}\n\nQuestion: {question}", answer, {"answer": answer}, {}
 
 
-def _ticket_urgency(w: World, rng: random.Random) -> Example:
+def _ticket_urgency(w: World, rng: random.Random) -> Rendered:
     t = w.ticket()
     return corpus.ticket_text(t, rng), t.urgency, {"label": t.urgency}, _private(t)
 
 
-def _ticket_sentiment(w: World, rng: random.Random) -> Example:
+def _ticket_sentiment(w: World, rng: random.Random) -> Rendered:
     t = w.ticket()
     return corpus.ticket_text(t, rng), t.sentiment, {"label": t.sentiment}, _private(t)
 
 
-def _ticket_to_json(w: World, rng: random.Random) -> Example:
+def _ticket_to_json(w: World, rng: random.Random) -> Rendered:
     t = w.ticket()
     fields = {
         "customer": t.customer.name, "product": t.product.name,
@@ -112,7 +119,7 @@ def _ticket_to_json(w: World, rng: random.Random) -> Example:
     return corpus.ticket_text(t, rng), json.dumps(fields), fields, _private(t)
 
 
-def _contract_to_json(w: World, rng: random.Random) -> Example:
+def _contract_to_json(w: World, rng: random.Random) -> Rendered:
     k = w.contract()
     fields = {
         "provider": k.supplier.name, "client": k.customer.name, "term_months": k.term_months,
@@ -121,7 +128,7 @@ def _contract_to_json(w: World, rng: random.Random) -> Example:
     return corpus.contract_text(k, rng), json.dumps(fields), fields, {}
 
 
-def _formal_rewrite(w: World, rng: random.Random) -> Example:
+def _formal_rewrite(w: World, rng: random.Random) -> Rendered:
     t = w.ticket()
     p = t.product
     output = (
@@ -189,21 +196,17 @@ TASKS: dict[str, TaskType] = {t.name: t for t in [
         ("Classify the customer's sentiment in this ticket as positive, neutral or negative.",),
         ("Is the customer's tone positive, neutral or negative?",),
         _ticket_sentiment,
-        held_out=True,
     ),
     TaskType(
         "contract_json",
         ("Extract the provider, client, term_months, liability_cap and governing_law of this contract as JSON.",),
         ("Return the contract's provider, client, term_months, liability_cap and governing_law in JSON.",),
         _contract_to_json,
-        held_out=True,
     ),
 ]}
-TRAINING_TASKS = [name for name, t in TASKS.items() if not t.held_out]
-HELD_OUT_TASKS = [name for name, t in TASKS.items() if t.held_out]
 
 
-def make_example(task: TaskType, world: World, rng: random.Random, wordings: tuple[str, ...]) -> dict:
+def make_example(task: TaskType, world: World, rng: random.Random, wordings: tuple[str, ...]) -> InstructionRow:
     """One instruction pair of ``task``, its instruction drawn from ``wordings``."""
     text, output, fields, private = task.make(world, rng)
     return {
@@ -266,72 +269,28 @@ def _split_size(plan: SplitPlan, split: str, task: TaskType) -> int:
     return getattr(plan, split)
 
 
-# -- flawed variants -----------------------------------------------------------------------
-FLAWS = ("wrong_fact", "off_format", "truncated", "unsafe")
+def preference_pairs(world: World, n: int, stream: int, exclude: Sequence[str] = ()) -> list[dict]:
+    """``n`` formal-rewrite pairs about the cast of ``world``, drawn from its random ``stream``.
 
-
-def flawed_variant(row: dict, flaw: str, rng: random.Random, donor: dict) -> dict | None:
-    """A copy of a clean pair with one kind of flaw in its output, or None where it does not apply.
-
-    ``donor`` is another pair of the same task whose facts replace the right ones for
-    ``wrong_fact``; the flawed pair keeps the clean pair's fields, so evaluation still
-    knows what the right answer was.
+    Each pair keeps the fields of an instruction row and adds ``chosen`` (the reference rewrite,
+    then a thank-you from ``preference.CLOSINGS``) and ``rejected`` (the reference rewrite alone):
+    both state every fact, and raters prefer the first. Inputs in ``exclude`` (the instruction
+    splits' inputs, say) are skipped, and no input repeats.
     """
-    output = _FLAW_MAKERS[flaw](row, rng, donor)
-    if output is None or output == row["output"]:
-        return None
-    return {**row, "id": f"{row['id']}-{flaw}", "output": output, "flaw": flaw, "clean_id": row["id"]}
-
-
-def _wrong_fact(row: dict, rng: random.Random, donor: dict) -> str | None:
-    fields, other = row["fields"], donor["fields"]
-    keys = [k for k in fields if k in other and fields[k] != other[k] and str(fields[k]) in row["output"]]
-    if not keys:
-        return None
-    key = rng.choice(keys)
-    return row["output"].replace(str(fields[key]), str(other[key]))
-
-
-def _off_format(row: dict, rng: random.Random, donor: dict) -> str:
-    opening = row["input"].split(". ")
-    rambling = ". ".join(opening[:3]).rstrip(".")
-    return f"Sure! Here is what I found. {rambling}. I hope this helps, let me know if you need anything else!"
-
-
-def _truncated(row: dict, rng: random.Random, donor: dict) -> str | None:
-    words = row["output"].split()
-    if len(words) < 4:
-        return None
-    return " ".join(words[: max(2, len(words) // 2)])
-
-
-def _unsafe(row: dict, rng: random.Random, donor: dict) -> str | None:
-    private = row["private"]
-    if not private:
-        return None
-    return f"{row['output']} You can reach them privately at {private['email']} or {private['phone']}."
-
-
-_FLAW_MAKERS = {"wrong_fact": _wrong_fact, "off_format": _off_format, "truncated": _truncated, "unsafe": _unsafe}
-
-
-def flawed_training_pairs(train: list[dict], per_task: int, seed: int) -> list[dict]:
-    """Flawed copies of the first ``per_task`` training pairs of each task, every applicable flaw."""
-    rng = random.Random(f"{seed}:flaws")
-    by_task: dict[str, list[dict]] = {}
-    for row in train:
-        by_task.setdefault(row["task"], []).append(row)
-    flawed = []
-    for rows in by_task.values():
-        for i, row in enumerate(rows[:per_task]):
-            donor = rows[(i + 1) % len(rows)]
-            for flaw in FLAWS:
-                variant = flawed_variant(row, flaw, rng, donor)
-                if variant is not None:
-                    flawed.append(variant)
-    return flawed
-
-
-def prompt_text(row: dict) -> str:
-    """The user's turn of an instruction pair: the instruction, then its input."""
-    return f"{row['instruction']}\n\n{row['input']}" if row.get("input") else row["instruction"]
+    task = TASKS["rewrite"]
+    world = world.stream(f"preference pairs:{stream}")  # the same cast, new events
+    seen = set(exclude)
+    pairs: list[dict] = []
+    attempts = 0
+    while len(pairs) < n:
+        attempts += 1
+        if attempts > 20 * n + 100:
+            raise RuntimeError(f"preference_pairs: found only {len(pairs)} new inputs of {n}; ask for fewer pairs")
+        row = make_example(task, world, world.rng, task.instructions)
+        if row["input"] in seen:
+            continue
+        seen.add(row["input"])
+        closing = world.rng.choice(CLOSINGS)
+        pairs.append({**row, "id": f"pref-{stream}-{len(pairs)}", "chosen": f"{row['output']} {closing}",
+                      "rejected": row["output"]})
+    return pairs

@@ -16,7 +16,7 @@ import json
 import random
 from typing import Callable
 
-from course_utils.world import Company, Contract, Place, Product, Ticket, World
+from course_utils.synth.world import Company, Contract, Place, Product, Ticket, World
 
 
 def _pick(rng: random.Random, *options: str) -> str:
