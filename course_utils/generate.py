@@ -352,10 +352,13 @@ class SideBySide:
 
     def _repr_html_(self) -> str:
         header, *body = self.rows()
-        cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap"'
+        # Columns of equal width that fit the cell, and text that wraps even inside a "word": an
+        # untrained model's output may have no spaces at all, and would push the other columns away.
+        cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap; overflow-wrap:anywhere"'
         head = "".join(f"<th {cell}>{html.escape(h)}</th>" for h in header)
         rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return (f'<table style="table-layout:fixed; width:100%"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{rows}</tbody></table>")
 
     def __str__(self) -> str:
         header, *body = self.rows()
