@@ -59,8 +59,10 @@ class Claim:
 
 
 def expect(name: str, value: float, *, at_least: float | None = None, at_most: float | None = None,
-           text: str = "") -> Claim:
-    """Check a headline result against its range, show both, record it, and stop the run if it fails."""
+           text: str = "") -> None:
+    """Check a headline result against its range, show both, record it, and stop the run if it fails.
+
+    Nothing is returned, so a claim on the last line of a cell shows only its printed line."""
     claim = _claim(name, value, at_least, at_most, text)
     log = os.environ.get(ENV_VAR)
     if log:
@@ -69,7 +71,6 @@ def expect(name: str, value: float, *, at_least: float | None = None, at_most: f
     print(claim.line())
     if not claim.held:
         raise ClaimNotMet(claim.line())
-    return claim
 
 
 def _claim(name: str, value: float, at_least: float | None, at_most: float | None, text: str) -> Claim:

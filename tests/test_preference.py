@@ -196,3 +196,31 @@ def test_win_rates_count_the_answers_that_thank_the_reader(small_model, tokenize
     assert rates["greedy win rate"] == 0 and rates["sampled win rate"] == 0.25
     assert rates["field accuracy"] == rates["format kept"] == rates["stopped at EOS"] == 1.0
     assert len(greedy.answers) == 2
+
+
+def test_thank_yous_counts_every_thanking_phrase():
+    assert preference.thank_yous("Dear team, my kettle overheats.") == 0
+    assert preference.thank_yous("Dear team, my kettle overheats. Thank you.") == 1
+    assert preference.thank_yous("Dear team. Thank you. Thank you for your help. Many thanks for your time.") == 3
+
+
+def test_drift_of_the_reference_itself_is_zero_and_counts_repeated_thanks(small_model, tokenizer, monkeypatch):
+    from course_utils.shipped import load_instructions
+
+    rows = load_instructions("test", tasks=["rewrite"])[:2]
+    answers = [rows[0]["output"] + " Thank you. Thank you.", rows[0]["output"], rows[1]["output"], rows[1]["output"]]
+    monkeypatch.setattr(preference, "sampled_answers", lambda *args, **kwargs: answers)
+    same = preference.drift(small_model, small_model, tokenizer, rows, samples_per_prompt=2)
+    assert same["KL to the reference (nats per answer)"] == 0
+    assert same["more than one thank-you"] == 0.25
+    longer = (len(answers[0].split()) / len(rows[0]["output"].split()) + 3) / 4
+    assert same["length against the written answer"] == pytest.approx(longer)
+
+    other = copy.deepcopy(small_model)
+    with torch.no_grad():
+        other.lm_head.weight.mul_(2.0)
+    batch = preference.answer_batch(tokenizer, [rows[0], rows[0], rows[1], rows[1]], answers)
+    with torch.no_grad():
+        expected = (preference.sequence_logps(other, batch) - preference.sequence_logps(small_model, batch)).mean()
+    moved = preference.drift(other, small_model, tokenizer, rows, samples_per_prompt=2)
+    assert moved["KL to the reference (nats per answer)"] == pytest.approx(expected.item(), rel=1e-5)

@@ -12,7 +12,8 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from course_utils import claims, settings
 from course_utils.instructor import markers
@@ -117,6 +118,19 @@ def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAU
                 exercise_open = True
             elif not (exercise_open and markers.is_check_cell(cell)):
                 return error
+    return None
+
+
+def learner_noise(outputs: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first of a cell's outputs that the learner did not ask for, in words: a stderr stream or
+    a library's warning (a text holding "Warning"); None when the cell is clean."""
+    for out in outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            return f"stderr: {first_line(str(out.get('text', '')))!r}"
+        texts = [str(out.get("text", ""))] + [str(v) for v in out.get("data", {}).values()]
+        warned = next((t for t in texts if "Warning" in t), None)
+        if warned is not None:
+            return f"a warning: {warned[max(0, warned.index('Warning') - 80):][:200]!r}"
     return None
 
 
