@@ -27,15 +27,19 @@ def test_learner_noise_names_stderr_and_warnings_and_passes_clean_output():
     assert found is not None and "FutureWarning: old" in found
 
 
-def test_nbval_fails_the_cell_that_warns_and_passes_the_others(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('fine')"),
-                                         nbformat.v4.new_code_cell("import warnings\nwarnings.warn('old name', FutureWarning)")])
+def test_nbval_fails_the_cell_that_warns_and_the_claim_not_met_and_passes_the_others(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('fine')"),
+        nbformat.v4.new_code_cell("import warnings\nwarnings.warn('old name', FutureWarning)"),
+        nbformat.v4.new_code_cell("from course_utils import claims\nclaims.expect('s1.format', 0.2, at_least=0.8)"),
+    ])
     path = tmp_path / "noisy.ipynb"
     nbformat.write(nb, path)
     run = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "conftest", "-p", "no:cacheprovider",
                           "-q", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
+    assert "2 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "FutureWarning: old name" in run.stdout
+    assert "ClaimNotMet" in run.stdout and "claim s1.format: measured 0.2, expected at least 0.8: NOT MET" in run.stdout
 
 
 def test_loading_a_model_draws_no_progress_bar_and_leaves_bars_as_they_were(capfd):

@@ -224,3 +224,18 @@ def test_drift_of_the_reference_itself_is_zero_and_counts_repeated_thanks(small_
         expected = (preference.sequence_logps(other, batch) - preference.sequence_logps(small_model, batch)).mean()
     moved = preference.drift(other, small_model, tokenizer, rows, samples_per_prompt=2)
     assert moved["KL to the reference (nats per answer)"] == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_dpo_trainer_trains_copies_on_the_pairs_and_keeps_the_held_out_ones_for_evaluation(small_model, tokenizer, pairs):
+    from course_utils.trl_runs import dpo_trainer
+
+    reference = copy.deepcopy(small_model).eval()
+    before = [p.detach().clone() for p in small_model.parameters()]
+    trainer = dpo_trainer(small_model, reference, tokenizer, pairs[:4], pairs[4:], max_steps=1,
+                          per_device_train_batch_size=4, learning_rate=1e-3, beta=0.1, max_length=512)
+    assert trainer.args.use_cpu and not trainer.args.activation_checkpointing and trainer.args.learning_rate == 1e-3
+    assert (len(trainer.train_dataset), len(trainer.eval_dataset)) == (4, 2)
+    trainer.train()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters())), "the copy was trained"
+    assert all(torch.equal(a, b) for a, b in zip(before, small_model.parameters())), "the model passed in is as it was"
+    assert dpo_trainer(small_model, reference, tokenizer, pairs[:4], max_steps=1).eval_dataset is None
