@@ -25,6 +25,9 @@ def test_learner_noise_names_stderr_and_warnings_and_passes_clean_output():
         == "stderr: 'Loading weights: 100%'"
     found = learner_noise([{"output_type": "execute_result", "data": {"text/plain": "x.py:3: FutureWarning: old"}}])
     assert found is not None and "FutureWarning: old" in found
+    chart = {"output_type": "display_data", "data": {"text/html": "<script>/* MaxListenersExceededWarning */</script>",
+                                                      "text/plain": "a chart"}}
+    assert learner_noise([chart]) is None, "a chart's embedded script is not a warning"
 
 
 def test_nbval_fails_the_cell_that_warns_and_the_claim_not_met_and_passes_the_others(tmp_path):

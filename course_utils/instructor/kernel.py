@@ -123,11 +123,12 @@ def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAU
 
 def learner_noise(outputs: Sequence[Mapping[str, Any]]) -> str | None:
     """The first of a cell's outputs that the learner did not ask for, in words: a stderr stream or
-    a library's warning (a text holding "Warning"); None when the cell is clean."""
+    a library's warning (a printed text holding "Warning"); None when the cell is clean. HTML and
+    scripts are not read: a chart carries plotly.js, whose code names warnings of its own."""
     for out in outputs:
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             return f"stderr: {first_line(str(out.get('text', '')))!r}"
-        texts = [str(out.get("text", ""))] + [str(v) for v in out.get("data", {}).values()]
+        texts = [str(out.get("text", "")), str(out.get("data", {}).get("text/plain", ""))]
         warned = next((t for t in texts if "Warning" in t), None)
         if warned is not None:
             return f"a warning: {warned[max(0, warned.index('Warning') - 80):][:200]!r}"
