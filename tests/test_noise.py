@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 import warnings
@@ -36,10 +37,10 @@ def test_nbval_fails_the_cell_that_warns_and_the_claim_not_met_and_passes_the_ot
         nbformat.v4.new_code_cell("import warnings\nwarnings.warn('old name', FutureWarning)"),
         nbformat.v4.new_code_cell("from course_utils import claims\nclaims.expect('s1.format', 0.2, at_least=0.8)"),
     ])
-    path = tmp_path / "noisy.ipynb"
-    nbformat.write(nb, path)
-    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "conftest", "-p", "no:cacheprovider",
-                          "-q", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    nbformat.write(nb, tmp_path / "noisy.ipynb")
+    shutil.copy(ROOT / "conftest.py", tmp_path)  # the repository's rules, in a folder of their own
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "noisy.ipynb"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert "2 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "FutureWarning: old name" in run.stdout
     assert "ClaimNotMet" in run.stdout and "claim s1.format: measured 0.2, expected at least 0.8: NOT MET" in run.stdout
