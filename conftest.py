@@ -1,13 +1,16 @@
-"""Prints how long each notebook took under nbval, against the workbook's budget per notebook.
+"""Two rules for the notebooks that nbval runs: their wall times against the workbook's budget, and
+no warning or stderr stream in any cell's output.
 
 nbval reports every cell as a test, so pytest's own ``--durations`` lists cells; a learner and an
-instructor care about whole notebooks, which this summary adds up.
+instructor care about whole notebooks, which the summary adds up.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
 import pytest
+
+from course_utils.instructor.kernel import learner_noise
 
 BUDGET_S = 240  # each notebook runs top to bottom in at most 4 minutes on two CPU cores
 
@@ -28,3 +31,15 @@ def pytest_terminal_summary(terminalreporter) -> None:
         flag = "" if seconds <= BUDGET_S else f"  OVER the {BUDGET_S} s budget"
         terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
     terminalreporter.write_line(f"{sum(_seconds.values()):7.1f} s  all notebooks")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Fail a notebook cell run by nbval whose output holds a warning or a stderr stream: every
+    notebook output is meant for the learner, and library noise is fixed at its cause or silenced,
+    by name, in the library."""
+    result = yield
+    noise = learner_noise(getattr(item, "test_outputs", None) or [])
+    if noise:
+        raise AssertionError(f"{item.nodeid}: the cell's output holds {noise}")
+    return result

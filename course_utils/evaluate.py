@@ -28,7 +28,7 @@ from course_utils import sft
 from course_utils.generate import chat_prompt, complete, encode_prompt, sampled_answers
 from course_utils.pretrain import document_batches
 from course_utils.shipped import prompt_text
-from course_utils.train import IGNORE, Batch, evaluate_loss
+from course_utils.train import IGNORE, Batch, TrainState, evaluate_loss
 
 Score = dict[str, float | bool]
 
@@ -69,16 +69,34 @@ def contract_values(answer: str) -> tuple[str, str, str] | None:
     return found.groups() if found else None
 
 
+BRIEF_FORMAT = re.compile(r"^This .+ runs for ([^.]+)\. Liability is capped at ([^.]+), "
+                          r"and the agreement is governed by the laws of ([^.]+)\.$")
+
+
+def brief_values(answer: str) -> tuple[str, str, str] | None:
+    """The term, liability cap and governing law of a one-paragraph contract summary in the form of
+    ``synth.long_contracts.brief`` (None: not in that form)."""
+    found = BRIEF_FORMAT.match(answer.strip())
+    return found.groups() if found else None
+
+
 def faithful(answer: str, text: str) -> bool:
-    """A contract summary every value of which occurs in ``text`` (its contract) as whole words, the
-    scorer's own test: a value that does not was made up. False for an answer not in the contract form."""
-    values = contract_values(answer)
+    """A contract summary (either form) every value of which occurs in ``text`` (its contract) as whole
+    words, the scorer's own test: a value that does not was made up. False for an answer in neither form."""
+    values = contract_values(answer) or brief_values(answer)
     return values is not None and all(contains_fact(text, value) for value in values)
 
 
 def score_contract_summary(answer: str, fields: dict) -> Score:
     """Field accuracy of a contract summary in the ``Term: ...; liability cap: ...; governing law: ...`` form."""
     found, fmt = _facts_found(answer, fields), bool(CONTRACT_FORMAT.match(answer.strip()))
+    return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
+
+
+def score_contract_brief(answer: str, fields: dict) -> Score:
+    """Field accuracy of a one-paragraph contract summary: the three facts anywhere in it, the form of
+    ``brief_values``."""
+    found, fmt = _facts_found(answer, fields), brief_values(answer) is not None
     return {"score": found, "format_ok": fmt, "correct": found == 1.0 and fmt}
 
 
@@ -124,6 +142,7 @@ def score_rewrite(answer: str, fields: dict) -> Score:
 SCORERS: dict[str, Callable[[str, dict], Score]] = {
     "ticket_summary": score_summary,
     "contract_summary": score_contract_summary,
+    "contract_brief": score_contract_brief,
     "qa": score_exact,
     "urgency": score_label,
     "sentiment": score_label,
@@ -352,6 +371,41 @@ def follow_rates(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, row
     rates = {"one sentence": answers["format_ok"].mean(), "one sentence, right customer and product": summaries.mean(),
              "one sentence, all facts right": answers["correct"].mean()}
     return pd.Series(rates, name="rate"), answers
+
+
+class FollowCurve:
+    """A training callback that takes ``follow_rates`` of the model being trained on the same ``rows``
+    every ``every`` steps, so that a run shows when its answers got the form and when they got the facts.
+    The scored answers of each measurement are kept too, in ``answers`` by step."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict], every: int):
+        if every < 1:
+            raise ValueError(f"FollowCurve: every must be at least 1 step, got {every}")
+        self.model, self.tokenizer, self.rows, self.every = model, tokenizer, rows, every
+        self.records: list[dict[str, float]] = []
+        self.answers: dict[int, pd.DataFrame] = {}
+
+    def on_step(self, state: TrainState) -> None:
+        if state.step % self.every == 0:
+            self.measure(state.step)
+
+    def measure(self, step: int) -> None:
+        """Take the rates now and file them under ``step`` (0 before the run: the starting model)."""
+        was_training = self.model.training
+        self.model.eval()  # greedy answers from the weights as they are now, without dropout
+        rates, self.answers[step] = follow_rates(self.model, self.tokenizer, self.rows)
+        self.model.train(was_training)
+        self.records.append({"step": step, **rates})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per measurement, indexed by the step it was taken after; a column per rate."""
+        return pd.DataFrame(self.records).set_index("step")
+
+    def first_step(self, rate: str, level: float) -> int | None:
+        """The first measured step at which ``rate`` reached ``level`` (None: it never did)."""
+        reached = self.table.index[self.table[rate] >= level]
+        return int(reached[0]) if len(reached) else None
 
 
 def answers_per_instruction(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],

@@ -31,6 +31,7 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
@@ -237,6 +238,24 @@ def prediction_table(tokenizer: PreTrainedTokenizerBase, ids: torch.Tensor, logi
 
 
 @torch.no_grad()
+def cached_step(model: torch.nn.Module, step_input: torch.Tensor, cache: Any = None) -> tuple[torch.Tensor, Any]:
+    """One forward pass with the key/value cache: the logits for the next token (float32) and the
+    grown cache, to pass back unchanged with the next token. ``cache`` is None on the first pass,
+    which reads the whole prompt.
+
+    transformers 5.24 renamed the cache argument and output from ``past_key_values`` to ``cache``
+    (the old name still works but warns), so the cache travels with the name the model gave it
+    and goes back under that name, on old and new versions alike.
+    """
+    if cache is None:
+        out = model(input_ids=step_input, use_cache=True)
+    else:
+        name, value = cache
+        out = model(input_ids=step_input, use_cache=True, **{name: value})
+    name = "cache" if "cache" in out else "past_key_values"
+    return out.logits[:, -1].float(), (name, out[name])
+
+
 def generate_ids(
     model: torch.nn.Module,
     input_ids: torch.Tensor,
@@ -258,9 +277,7 @@ def generate_ids(
     new: list[int] = []
     cache, step_input = None, input_ids
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, past_key_values=cache, use_cache=True)
-        cache = out.past_key_values
-        logits = out.logits[:, -1].float()
+        logits, cache = cached_step(model, step_input, cache)
         if do_sample:
             logits = filter_logits(logits, temperature, top_k, top_p)
         token = pick_token(logits, do_sample, generator)
@@ -352,10 +369,13 @@ class SideBySide:
 
     def _repr_html_(self) -> str:
         header, *body = self.rows()
-        cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap"'
+        # Columns of equal width that fit the cell, and text that wraps even inside a "word": an
+        # untrained model's output may have no spaces at all, and would push the other columns away.
+        cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap; overflow-wrap:anywhere"'
         head = "".join(f"<th {cell}>{html.escape(h)}</th>" for h in header)
         rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return (f'<table style="table-layout:fixed; width:100%"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{rows}</tbody></table>")
 
     def __str__(self) -> str:
         header, *body = self.rows()

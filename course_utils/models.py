@@ -26,6 +26,7 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from course_utils.paths import model_dir
 from course_utils.threads import ensure_threads
@@ -171,10 +172,24 @@ def load_model(
     if dtype is None:
         saved = getattr(AutoConfig.from_pretrained(source), "dtype", None)
         dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    with no_progress_bars():
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
     prepare_for_chat(tokenizer, str(name))
     model.eval()
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """transformers' own progress bars off for a while: a "Loading weights" bar on every load is noise
+    in a notebook that loads a small model many times. Bars that were off stay off."""
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 # Turns of the form <|role|>, a newline, the content, then EOS: the simplest template that SFT and

@@ -388,6 +388,25 @@ def line_chart(table: pd.DataFrame, title: str, x_title: str, log_x: bool = Fals
     return fig
 
 
+def mean_sd_chart(runs: pd.DataFrame, x: str, y: str, line: str, title: str, x_title: str, log_x: bool = True,
+                  height: int = 420) -> go.Figure:
+    """The mean of ``y`` over repeated runs (seeds) at each ``x``, one line per value of ``line``, with an
+    error bar of one standard deviation: a sweep whose points would otherwise hide their own noise.
+    ``runs`` holds one row per run."""
+    stats = runs.groupby([line, x])[y].agg(["mean", "std", "count"]).reset_index()
+    fig = go.Figure()
+    for name, part in stats.groupby(line, sort=False):
+        fig.add_trace(go.Scatter(x=part[x].tolist(), y=part["mean"].tolist(), mode="lines+markers", name=str(name),
+                                 error_y={"type": "data", "array": part["std"].fillna(0).tolist(), "visible": True}))
+    runs_per_point = int(stats["count"].min())
+    fig.update_layout(title=title, height=height, legend_title_text=line,
+                      xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+                      yaxis_title=f"{y}: mean and standard deviation of {runs_per_point} runs")
+    if runs[y].between(0, 1).all():
+        fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
 # -- which tokens are targets ---------------------------------------------------------------------
 MASK_STYLE = {"prompt": "color:#888", "target": "background:#c8f0c8; color:#064",
               "padding": "color:#bbb; text-decoration:line-through"}

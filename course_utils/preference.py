@@ -17,7 +17,8 @@ comparison instead: a prompt, a response people preferred (``chosen``) and one t
    averaged over the pairs, where y_w is the chosen answer and y_l the rejected one;
    ``beta`` times a bracket is that answer's *implicit reward*;
 5. ``win_rates`` and ``pair_summary``: how often a model's answers take the preferred style, and
-   what it makes of held-out pairs, before and after DPO.
+   what it makes of held-out pairs, before and after DPO; ``drift``: how far its own answers have
+   moved from the reference's (KL divergence, length, repeated thank-yous), where DPO over-optimises.
 
 The same loss is TRL's ``DPOTrainer`` default (``loss_type="sigmoid"``); the tests check that
 both give the same number on the same batch.
@@ -73,16 +74,23 @@ def to_trl(pairs: Sequence[dict]) -> list[dict]:
 
 
 # -- log-probabilities of answers ------------------------------------------------------------------
-def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict], device: torch.device | str = "cpu") -> Batch:
-    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones, right-padded, on ``device``.
+def answer_batch(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict], answers: Sequence[str],
+                 device: torch.device | str = "cpu") -> Batch:
+    """Row i holds the prompt of ``rows[i]`` answered with ``answers[i]``, right-padded, on ``device``.
 
     Labels follow ``sft.tokenize_conversation``: the answer and its end-of-turn token are
     targets; the prompt and the padding are -100.
     """
-    conversations = [[{"role": "user", "content": prompt_text(p)}, {"role": "assistant", "content": p[side]}]
-                     for side in ("chosen", "rejected") for p in pairs]
-    examples = [sft.tokenize_conversation(tokenizer, m, where=f"pair row {i}") for i, m in enumerate(conversations)]
+    conversations = [[{"role": "user", "content": prompt_text(r)}, {"role": "assistant", "content": a}]
+                     for r, a in zip(rows, answers, strict=True)]
+    examples = [sft.tokenize_conversation(tokenizer, m, where=f"answer row {i}") for i, m in enumerate(conversations)]
     return to_device(sft.collate_padded(examples, tokenizer.pad_token_id), device)
+
+
+def pair_batch(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[dict], device: torch.device | str = "cpu") -> Batch:
+    """Rows 0..n-1 hold the chosen conversations and rows n..2n-1 the rejected ones (``answer_batch``)."""
+    return answer_batch(tokenizer, [*pairs, *pairs], [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs],
+                        device)
 
 
 def token_logps(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -158,6 +166,36 @@ def pair_summary(policy: torch.nn.Module, reference: torch.nn.Module, batch: Bat
         "model finds chosen likelier": (logps[:n] > logps[n:]).float().mean().item(),
         "mean log p(chosen)": logps[:n].mean().item(),
         "mean log p(rejected)": logps[n:].mean().item(),
+    }
+
+
+def thank_yous(answer: str) -> int:
+    """How many times the answer thanks the reader: one closing is the preferred style, more is too much."""
+    return len(re.findall(r"\bthank", answer, re.IGNORECASE))
+
+
+def drift(policy: torch.nn.Module, reference: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
+          rows: Sequence[dict], samples_per_prompt: int = 8, max_new_tokens: int = 80) -> dict[str, float]:
+    """How far the policy's own answers to ``rows`` have moved from the reference's, where a preference
+    run over-optimises: the KL divergence, the length and the repeated thank-yous of sampled answers.
+
+    The KL divergence KL(policy || reference) of whole answers is estimated from the samples as the
+    mean of log pi(y | x) - log ref(y | x): DPO's beta is the price it sets on exactly this.
+    """
+    answers = sampled_answers(policy, tokenizer, rows, samples_per_prompt=samples_per_prompt,
+                              max_new_tokens=max_new_tokens)
+    prompts = [r for r in rows for _ in range(samples_per_prompt)]
+    device = next(policy.parameters()).device
+    gaps = []
+    for start in range(0, len(answers), 32):  # a few rows at a time: sampled answers can be long
+        batch = answer_batch(tokenizer, prompts[start:start + 32], answers[start:start + 32], device)
+        with torch.no_grad():
+            gaps.append(sequence_logps(policy, batch) - sequence_logps(reference, batch))
+    words = [len(a.split()) / len(r["output"].split()) for a, r in zip(answers, prompts)]
+    return {
+        "KL to the reference (nats per answer)": torch.cat(gaps).mean().item(),
+        "length against the written answer": sum(words) / len(words),
+        "more than one thank-you": sum(thank_yous(a) > 1 for a in answers) / len(answers),
     }
 
 

@@ -267,6 +267,7 @@ def train(
     bar = tqdm(total=config.max_steps, initial=state.step, desc="training",
                disable=not (config.progress and accelerator.is_main_process))
     started = time.perf_counter() - state.elapsed_s
+    ended_as_planned = False  # at max_steps, early stopping or the time budget: not by an error or an interrupt
     try:
         while state.step < config.max_steps and not state.stopped_early:
             if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
@@ -284,11 +285,12 @@ def train(
                 _evaluate(model, eval_batches, accelerator, state, config, callbacks)
             if checkpoint and config.save_every and state.step % config.save_every == 0:
                 _save(accelerator, checkpoint, model, optimizer, state)
+        ended_as_planned = True
     except KeyboardInterrupt:
         state.interrupted = True
         print(f"Interrupted at step {state.step}: the model and its history so far are kept.")
     finally:
-        bar.close()
+        _close_bar(bar, planned=ended_as_planned)
     if eval_batches and not state.interrupted and (not state.evals or state.evals[-1]["step"] != state.step):
         _evaluate(model, eval_batches, accelerator, state, config, callbacks)
     if checkpoint:
@@ -297,6 +299,16 @@ def train(
     model.eval()
     _call(callbacks, "on_end", state)
     return TrainResult(model, state)
+
+
+def _close_bar(bar: tqdm, planned: bool) -> None:
+    """Close the progress bar; a run that stopped as planned before ``max_steps`` (early stopping, the
+    time budget) gets a full bar, which a notebook draws green, where tqdm would draw a failure."""
+    if planned and bar.total and bar.n < bar.total:
+        bar.total = bar.n
+        if hasattr(bar, "container"):  # a notebook bar: its widget keeps the old length (as tqdm's reset does)
+            bar.container.children[1].max = bar.n
+    bar.close()
 
 
 def _accelerator(mixed_precision: str, device: torch.device) -> Accelerator:

@@ -4,10 +4,13 @@
 ``Trainer`` and are what most runs use in practice. ``sft_trainer`` gives TRL's ``SFTTrainer`` the
 same rows the library trains on (in TRL's prompt/completion format, ``sft.to_trl``), and
 ``first_batch_loss`` asks it for the loss of one batch, to set beside ``train.token_loss_sum``.
+``dpo_trainer`` does the same for TRL's ``DPOTrainer`` and the preference pairs of ``preference``.
 """
 from __future__ import annotations
 
+import copy
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +19,11 @@ from transformers import PreTrainedTokenizerBase, TrainingArguments
 
 from course_utils import sft
 from course_utils.train import Batch, to_device
+
+# TRL's DPO trainer reads model.is_gradient_checkpointing, which transformers 5.24 renamed
+# (is_activation_checkpointing) and now warns about on every step: a version mismatch between the
+# two libraries that the learner can do nothing about, so that one warning is not shown.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def anywhere_settings() -> dict[str, Any]:
@@ -48,6 +56,28 @@ def sft_trainer(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows
     datasets.disable_progress_bars()  # TRL tokenises its data set with datasets.map; keep the output short
     args = SFTConfig(**(anywhere_settings() | settings))
     return SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(sft.to_trl(rows)),
+                      processing_class=tokenizer)
+
+
+def dpo_trainer(policy: torch.nn.Module, reference: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
+                pairs: Sequence[dict], heldout_pairs: Sequence[dict] = (), **settings: Any) -> Any:
+    """TRL's ``DPOTrainer`` for ``policy`` against the frozen ``reference`` on preference pairs (TRL's
+    conversational format, ``preference.to_trl``), with ``heldout_pairs`` as its evaluation set;
+    ``settings`` are ``DPOConfig`` fields, over ``anywhere_settings()``.
+
+    The trainer changes the forward pass of the models it is given, so it gets copies of both, and
+    the two models passed in stay as they were.
+    """
+    import datasets
+    from trl import DPOConfig, DPOTrainer
+
+    from course_utils.preference import to_trl
+
+    datasets.disable_progress_bars()  # TRL tokenises its data sets with datasets.map; keep the output short
+    heldout = datasets.Dataset.from_list(to_trl(heldout_pairs)) if heldout_pairs else None
+    return DPOTrainer(model=copy.deepcopy(policy), ref_model=copy.deepcopy(reference),
+                      args=DPOConfig(**(anywhere_settings() | settings)),
+                      train_dataset=datasets.Dataset.from_list(to_trl(pairs)), eval_dataset=heldout,
                       processing_class=tokenizer)
 
 

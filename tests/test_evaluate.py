@@ -360,3 +360,24 @@ def test_mean_by_context_groups_targets_in_bins_that_double():
     table = evaluate.mean_by_context(per_target, 16)
     assert table.index.name == "tokens of context" and table.index.tolist() == ["1", "2", "3-4", "5-8", "9-16"]
     assert table["model"].tolist() == [8, 6, 4, 2, 1] and table["targets"].tolist() == [1, 1, 2, 2, 2]
+
+
+BRIEF = ("This supply agreement between Alder Ltd and Brook plc runs for 24 months. Liability is capped at "
+         "50,000 crowns, and the agreement is governed by the laws of Valdria.")
+
+
+def test_a_contract_paragraph_in_its_form_is_read_and_scored_field_by_field():
+    assert evaluate.brief_values(BRIEF) == ("24 months", "50,000 crowns", "Valdria")
+    assert verdict(evaluate.score_contract_brief(BRIEF, CONTRACT)) == (1.0, True, True)
+    wrong_cap = BRIEF.replace("50,000", "750,000")
+    assert verdict(evaluate.score_contract_brief(wrong_cap, CONTRACT)) == (pytest.approx(2 / 3), True, False)
+    prose = "It runs for 24 months, caps liability at 50,000 crowns and is governed by Valdria law."
+    assert evaluate.brief_values(prose) is None
+    assert verdict(evaluate.score_contract_brief(prose, CONTRACT)) == (1.0, False, False)
+
+
+def test_a_faithful_paragraph_states_only_values_of_its_contract():
+    contract = "Term 24 months. Liability capped at 50,000 crowns. Laws of Valdria. Insurance of 750,000 crowns."
+    assert evaluate.faithful(BRIEF, contract)
+    assert not evaluate.faithful(BRIEF.replace("24 months", "18 months"), contract), "18 months is made up"
+    assert evaluate.faithful(BRIEF.replace("50,000", "750,000"), contract), "a value of another clause passes"

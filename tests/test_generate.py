@@ -8,6 +8,7 @@ import torch
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from course_utils.generate import (
+    SideBySide,
     apply_temperature,
     chat_prompt,
     complete,
@@ -186,6 +187,13 @@ def test_side_by_side_escapes_html_and_lines_up_the_text_table(tiny_base):
     assert len({len(line) for line in lines}) == 1  # every line of the table has the same width
     assert "| prompt" in lines[1] and "same <model>" in lines[1]
     assert "hey my lamp died" in text and repr(table) == text
+
+
+def test_side_by_side_columns_share_the_width_even_for_text_without_spaces():
+    table = SideBySide(["a prompt"], {"untrained": ["x" * 3000], "trained": ["a short answer"]})
+    html = table._repr_html_()
+    assert 'table-layout:fixed; width:100%' in html  # equal columns that fit the output area
+    assert html.count("overflow-wrap:anywhere") == 3 + 3  # every header and body cell (prompt and two models) may wrap
 
 
 def test_side_by_side_without_chat_continues_plain_text(tiny_base):

@@ -283,7 +283,7 @@ def test_check_on_cpu_passes_start_here_and_prints_its_time(capsys):
     assert out[0].split() == ["notebook", "result", "time", "error"]
     name, result, seconds = out[1].split()
     assert (name, result) == ("00_start_here.ipynb", "pass") and float(seconds.rstrip("s")) > 0
-    assert out[2].startswith("1 notebooks, 0 failed, size cpu")
+    assert out[2].startswith("1 notebooks, 0 failed; 0 claims, 0 not met; size cpu")
 
 
 def test_check_shows_a_failure_with_its_error_and_exits_non_zero(tmp_path, capsys):
@@ -295,6 +295,19 @@ def test_check_shows_a_failure_with_its_error_and_exits_non_zero(tmp_path, capsy
     row = capsys.readouterr().out.splitlines()[1]
     assert row.startswith("broken.ipynb") and " FAIL " in row
     assert row.endswith("cell 2: ZeroDivisionError: division by zero")
+
+
+def test_check_prints_every_claim_and_fails_on_one_not_met(tmp_path, capsys):
+    claims = write_notebook(tmp_path / "claims.ipynb", [
+        new_code_cell("from course_utils import claims\nclaims.expect('demo.rate', 0.9, at_least=0.8, text='a rate')"),
+        new_code_cell("claims.expect('demo.loss', 2.5, at_most=2.0)"),
+    ])
+    assert cli.main(["check", "--size", "cpu", str(claims)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].endswith("cell 2: ClaimNotMet: claim demo.loss: measured 2.5, expected at most 2: NOT MET")
+    assert out[2:4] == ["  claim demo.rate: measured 0.9, expected at least 0.8: holds (a rate)",
+                        "  claim demo.loss: measured 2.5, expected at most 2: NOT MET"]
+    assert out[4].startswith("1 notebooks, 1 failed; 2 claims, 1 not met; size cpu")
 
 
 def test_existing_subcommands_are_still_there(capsys):

@@ -260,3 +260,14 @@ def test_attention_heatmap_labels_each_position_and_puts_row_zero_on_top():
     assert list(heat.x) == list(heat.y) == ["0:<s>", "1:Hi"]
     assert [list(row) for row in heat.z] == [[1.0, 0.0], [0.25, 0.75]]
     assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_mean_sd_chart_draws_each_arm_as_the_mean_of_its_seeds_with_their_spread():
+    runs = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "pairs": [10, 10, 100, 100] * 2,
+                         "score": [0.2, 0.4, 0.8, 0.8, 0.1, 0.1, 0.5, 0.9]})
+    fig = plot_module.mean_sd_chart(runs, x="pairs", y="score", line="arm", title="sweep", x_title="training pairs")
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[0].x) == [10, 100] and list(fig.data[0].y) == pytest.approx([0.3, 0.8])
+    assert list(fig.data[1].error_y.array) == pytest.approx([0.0, runs["score"].iloc[6:].std()])
+    assert fig.layout.xaxis.type == "log" and tuple(fig.layout.yaxis.range) == (0, 1.05)
+    assert "2 runs" in fig.layout.yaxis.title.text

@@ -196,3 +196,46 @@ def test_win_rates_count_the_answers_that_thank_the_reader(small_model, tokenize
     assert rates["greedy win rate"] == 0 and rates["sampled win rate"] == 0.25
     assert rates["field accuracy"] == rates["format kept"] == rates["stopped at EOS"] == 1.0
     assert len(greedy.answers) == 2
+
+
+def test_thank_yous_counts_every_thanking_phrase():
+    assert preference.thank_yous("Dear team, my kettle overheats.") == 0
+    assert preference.thank_yous("Dear team, my kettle overheats. Thank you.") == 1
+    assert preference.thank_yous("Dear team. Thank you. Thank you for your help. Many thanks for your time.") == 3
+
+
+def test_drift_of_the_reference_itself_is_zero_and_counts_repeated_thanks(small_model, tokenizer, monkeypatch):
+    from course_utils.shipped import load_instructions
+
+    rows = load_instructions("test", tasks=["rewrite"])[:2]
+    answers = [rows[0]["output"] + " Thank you. Thank you.", rows[0]["output"], rows[1]["output"], rows[1]["output"]]
+    monkeypatch.setattr(preference, "sampled_answers", lambda *args, **kwargs: answers)
+    same = preference.drift(small_model, small_model, tokenizer, rows, samples_per_prompt=2)
+    assert same["KL to the reference (nats per answer)"] == 0
+    assert same["more than one thank-you"] == 0.25
+    longer = (len(answers[0].split()) / len(rows[0]["output"].split()) + 3) / 4
+    assert same["length against the written answer"] == pytest.approx(longer)
+
+    other = copy.deepcopy(small_model)
+    with torch.no_grad():
+        other.lm_head.weight.mul_(2.0)
+    batch = preference.answer_batch(tokenizer, [rows[0], rows[0], rows[1], rows[1]], answers)
+    with torch.no_grad():
+        expected = (preference.sequence_logps(other, batch) - preference.sequence_logps(small_model, batch)).mean()
+    moved = preference.drift(other, small_model, tokenizer, rows, samples_per_prompt=2)
+    assert moved["KL to the reference (nats per answer)"] == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_dpo_trainer_trains_copies_on_the_pairs_and_keeps_the_held_out_ones_for_evaluation(small_model, tokenizer, pairs):
+    from course_utils.trl_runs import dpo_trainer
+
+    reference = copy.deepcopy(small_model).eval()
+    before = [p.detach().clone() for p in small_model.parameters()]
+    trainer = dpo_trainer(small_model, reference, tokenizer, pairs[:4], pairs[4:], max_steps=1,
+                          per_device_train_batch_size=4, learning_rate=1e-3, beta=0.1, max_length=512)
+    assert trainer.args.use_cpu and not trainer.args.gradient_checkpointing and trainer.args.learning_rate == 1e-3  # old name: all versions
+    assert (len(trainer.train_dataset), len(trainer.eval_dataset)) == (4, 2)
+    trainer.train()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters())), "the copy was trained"
+    assert all(torch.equal(a, b) for a, b in zip(before, small_model.parameters())), "the model passed in is as it was"
+    assert dpo_trainer(small_model, reference, tokenizer, pairs[:4], max_steps=1).eval_dataset is None

@@ -207,3 +207,17 @@ def test_state_summary_is_one_line_of_steps_tokens_time_and_losses():
     assert state.summary() == ("2 steps, 1,500 tokens in 3 s; training loss 7.500 at the first step, 6.250 at the last; "
                                "validation loss 6.500")
     assert TrainState().summary() == "0 steps, 0 tokens in 0 s"
+
+
+@pytest.mark.parametrize("planned, style", [(True, "success"), (False, "danger")])
+def test_a_run_that_stops_as_planned_before_max_steps_ends_with_a_full_green_bar(planned, style):
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    from course_utils.train import _close_bar
+
+    bar = notebook_tqdm(total=10, desc="training")
+    bar.update(4)
+    _close_bar(bar, planned=planned)
+    widget = bar.container.children[1]
+    assert widget.bar_style == style
+    assert (widget.max, widget.value) == ((4, 4) if planned else (10, 4))

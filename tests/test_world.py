@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from course_utils.evaluate import brief_values, faithful, score_row
 from course_utils.shipped import HELD_OUT_TASKS, TRAINING_TASKS
 from course_utils.synth import corpus, flaws, tasks
+from course_utils.synth.long_contracts import long_contract_pairs
 from course_utils.synth.world import World
 
 SMALL = tasks.SplitPlan(train=60, train_ticket=70, train_contract=80, train_qa=90, validation=15, test=15, test_reworded=8)
@@ -111,3 +113,37 @@ def test_preference_pairs_are_reproducible_and_skip_excluded_inputs():
     again = tasks.preference_pairs(world, 20, stream=1, exclude=[p["input"] for p in first[:5]])
     assert not {p["input"] for p in first[:5]} & {p["input"] for p in again}
     assert len({p["input"] for p in again}) == 20
+
+
+def long_pairs(n: int = 40) -> list[dict]:
+    """Long contracts of notebook ch04/03: every value a summary needs sits among others of its kind."""
+    return long_contract_pairs(World(seed=0).stream("test: long contracts"), n)
+
+
+def test_the_same_stream_gives_the_same_contracts_and_another_gives_others():
+    assert long_pairs(5) == long_pairs(5)
+    assert long_pairs(5) != long_contract_pairs(World(seed=0).stream("test: other contracts"), 5)
+
+
+def test_each_summary_states_its_own_fields_in_the_paragraph_form_and_from_its_contract():
+    for row in long_pairs():
+        assert score_row(row, row["output"])["correct"]
+        assert brief_values(row["output"]) == tuple(row["fields"].values())
+        assert faithful(row["output"], row["input"])
+        assert "\n" not in row["output"]
+
+
+def test_each_contract_holds_a_wrong_value_of_every_kind_beside_the_right_one():
+    for row in long_pairs():
+        text, fields = row["input"], row["fields"]
+        months = set(re.findall(r"(\d+) months", text))
+        sums = set(re.findall(r"([\d,]+ crowns)", text))
+        assert len(months) == 2 and fields["term"].split()[0] in months, "the term and a warranty of other length"
+        assert len(sums) == 2 and fields["liability_cap"] in sums, "the cap and insurance cover of another sum"
+        assert re.search(r"courts of (?!" + re.escape(fields["governing_law"]) + r"\b)", text), "courts elsewhere"
+        assert "days' written notice" in text
+
+
+def test_contracts_are_several_times_longer_than_their_summaries(tokenizer):
+    for row in long_pairs(10):
+        assert len(tokenizer(row["input"])["input_ids"]) > 4 * len(tokenizer(row["output"])["input_ids"]) > 120

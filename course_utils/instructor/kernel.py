@@ -12,9 +12,10 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from course_utils import settings
+from course_utils import claims, settings
 from course_utils.instructor import markers
 
 if TYPE_CHECKING:
@@ -36,19 +37,23 @@ class CellError:
         return f"cell {self.cell}: {self.message}"
 
 
-def kernel_env(size: str, progress_dir: Path) -> dict[str, str]:
-    """The kernel's environment: ours, plus the run size and a private quiz progress file."""
+def kernel_env(size: str, progress_dir: Path, claims_log: Path | None = None) -> dict[str, str]:
+    """The kernel's environment: ours, plus the run size, a private quiz progress file and, if
+    given, the file the notebook's claims are written to (``course_utils.claims``)."""
     if size not in settings.SIZES:
         raise ValueError(f"run size must be one of {list(settings.SIZES)}, got {size!r}")
     env = dict(os.environ)
     env[settings.ENV_VAR] = size
     env["COURSE_UTILS_PROGRESS"] = str(progress_dir / "progress.json")
+    env.pop(claims.ENV_VAR, None)
+    if claims_log is not None:
+        env[claims.ENV_VAR] = str(claims_log)
     return env
 
 
 @contextmanager
-def fresh_kernel(nb: NotebookNode, folder: Path, size: str,
-                 timeout: int = DEFAULT_TIMEOUT_S) -> Iterator[Callable[[int], CellError | None]]:
+def fresh_kernel(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
+                 claims_log: Path | None = None) -> Iterator[Callable[[int], CellError | None]]:
     """Start a kernel for ``nb`` and yield ``run(index)``, which executes one cell in it.
 
     ``run`` returns None when the cell ran (an error in a cell tagged ``raises-exception`` counts
@@ -58,7 +63,7 @@ def fresh_kernel(nb: NotebookNode, folder: Path, size: str,
 
     client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}})
     with tempfile.TemporaryDirectory(prefix="course-utils-check-") as progress_dir:
-        with client.setup_kernel(env=kernel_env(size, Path(progress_dir))):
+        with client.setup_kernel(env=kernel_env(size, Path(progress_dir), claims_log)):
             yield lambda index: _run_cell(client, nb, index, timeout)
 
 
@@ -92,16 +97,17 @@ def _error(index: int, ename: str, evalue: str) -> CellError:
 
 
 def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
-                 stop_before: int | None = None, leave_exercises: bool = False) -> CellError | None:
+                 stop_before: int | None = None, leave_exercises: bool = False,
+                 claims_log: Path | None = None) -> CellError | None:
     """Execute ``nb``'s code cells in order (up to ``stop_before``); the first error, or None.
 
     With ``leave_exercises`` a learner copy runs as a learner who has not done the exercises yet:
     an exercise stub that raises its ``NotImplementedError``, and the nbgrader check cells after
-    it, do not count as errors.
+    it, do not count as errors. The notebook's claims go to ``claims_log`` when it is given.
     """
     end = len(nb.cells) if stop_before is None else stop_before
     exercise_open = False  # an exercise stub was run and left unanswered
-    with fresh_kernel(nb, folder, size, timeout) as run:
+    with fresh_kernel(nb, folder, size, timeout, claims_log) as run:
         for index in range(end):
             cell = nb.cells[index]
             if cell.cell_type != "code" or (error := run(index)) is None:
@@ -112,6 +118,20 @@ def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAU
                 exercise_open = True
             elif not (exercise_open and markers.is_check_cell(cell)):
                 return error
+    return None
+
+
+def learner_noise(outputs: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first of a cell's outputs that the learner did not ask for, in words: a stderr stream or
+    a library's warning (a printed text holding "Warning"); None when the cell is clean. HTML and
+    scripts are not read: a chart carries plotly.js, whose code names warnings of its own."""
+    for out in outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            return f"stderr: {first_line(str(out.get('text', '')))!r}"
+        texts = [str(out.get("text", "")), str(out.get("data", {}).get("text/plain", ""))]
+        warned = next((t for t in texts if "Warning" in t), None)
+        if warned is not None:
+            return f"a warning: {warned[max(0, warned.index('Warning') - 80):][:200]!r}"
     return None
 
 

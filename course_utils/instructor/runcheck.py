@@ -3,19 +3,24 @@
 Each notebook runs in a fresh kernel (``kernel.py``) with ``$COURSE_UTILS_SIZE`` set to the size
 checked, so its parameters cell picks that size's settings (``settings.pick``). A learner copy (``course-utils
 notebooks``) runs as a learner who has not done its exercises: their stubs and check cells may fail. The result is a
-table of notebook, pass/fail and wall time, with the first error line of each failure::
+table of notebook, pass/fail and wall time, with the first error line of each failure, and under
+each notebook the claims it stated (``course_utils.claims``): measured, expected, held or not::
 
     notebook              result   time   error
     00_start_here.ipynb   pass     14.2s
+    ch04/01_base_vs_i...  pass     61.0s
+      claim s1.tuned.customer_and_product: measured 0.98, expected at least 0.8: holds
     ch02/03_decoding...   FAIL      3.1s  cell 7: ZeroDivisionError: division by zero
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from course_utils.claims import Claim, read_claims
 from course_utils.instructor import display_name, find_notebooks, kernel, notebooks_dir
 
 CHAPTERS = ("ch02", "ch04")
@@ -28,6 +33,7 @@ class NotebookRun:
     notebook: Path
     seconds: float
     error: str | None = None
+    claims: tuple[Claim, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -50,13 +56,16 @@ def run_one(path: Path, size: str, timeout: int = kernel.DEFAULT_TIMEOUT_S) -> N
     import nbformat
 
     started = time.perf_counter()
-    try:
-        nb = nbformat.read(path, as_version=4)
-        error = kernel.run_notebook(nb, path.parent, size, timeout, leave_exercises=True)
-        message = None if error is None else str(error)
-    except Exception as err:  # a notebook that cannot be read or a kernel that cannot start
-        message = f"{type(err).__name__}: {kernel.first_line(str(err))}"
-    return NotebookRun(path, time.perf_counter() - started, message)
+    with tempfile.TemporaryDirectory(prefix="course-utils-claims-") as folder:
+        log = Path(folder) / "claims.jsonl"
+        try:
+            nb = nbformat.read(path, as_version=4)
+            error = kernel.run_notebook(nb, path.parent, size, timeout, leave_exercises=True, claims_log=log)
+            message = None if error is None else str(error)
+        except Exception as err:  # a notebook that cannot be read or a kernel that cannot start
+            message = f"{type(err).__name__}: {kernel.first_line(str(err))}"
+        stated = tuple(read_claims(log)) if log.exists() else ()
+    return NotebookRun(path, time.perf_counter() - started, message, stated)
 
 
 def run_all(notebooks: list[Path], size: str, timeout: int = kernel.DEFAULT_TIMEOUT_S,
@@ -78,7 +87,11 @@ def table(runs: list[NotebookRun], size: str) -> str:
     for name, run in zip(names, runs):
         result = "pass" if run.passed else "FAIL"
         lines.append(f"{name:<{width}}  {result:<6}  {run.seconds:>6.1f}s  {run.error or ''}".rstrip())
+        lines.extend(f"  {claim.line()}" for claim in run.claims)
     failed = sum(not run.passed for run in runs)
+    stated = [claim for run in runs for claim in run.claims]
+    not_met = sum(not claim.held for claim in stated)
     total = sum(run.seconds for run in runs)
-    lines.append(f"{len(runs)} notebooks, {failed} failed, size {size}, {total:.0f} s in all")
+    lines.append(f"{len(runs)} notebooks, {failed} failed; {len(stated)} claims, {not_met} not met; "
+                 f"size {size}, {total:.0f} s in all")
     return "\n".join(lines)
