@@ -4,7 +4,7 @@ An instructor preparing a checkpoint, or anyone training on several GPUs, writes
 
     model: tiny-base            # shipped name, local folder or hub id
     data:
-      train: sft/train          # a shipped split (corpus/..., sft/...) or a JSONL file
+      train: sft/train          # a shipped split (corpus/..., sft/...) or a file (JSON Lines or a JSON array)
       validation: sft/validation
       tasks: [ticket_summary]   # optional: keep only these task types
       limit: 2000               # optional: first N rows
@@ -70,7 +70,7 @@ class RecipeError(ValueError):
 class DataSpec:
     """The ``data:`` section: where the rows come from and which of them to use."""
 
-    train: str  # a shipped split ('sft/train', 'corpus/validation') or a JSONL file
+    train: str  # a shipped split ('sft/train', 'corpus/validation') or a file (JSON Lines or a JSON array)
     validation: str | None = None  # rows for the validation loss (None: no evaluation)
     tasks: list[str] | None = None  # keep only rows of these task types
     limit: int | None = None  # the first N training rows (after the task filter)
@@ -313,8 +313,9 @@ def _check_writable(recipe: Recipe, key: str, folder: str) -> None:
 
 # -- the run -------------------------------------------------------------------------------------
 def read_rows(source: str) -> list[dict]:
-    """Rows of a shipped split ('sft/train', 'corpus/validation') or of a JSONL file."""
-    return read_jsonl(shipped_splits().get(source, Path(source)))
+    """Rows of a shipped split ('sft/train', 'corpus/validation') or of a file of JSON Lines or of one JSON array."""
+    shipped = shipped_splits()
+    return read_jsonl(shipped[source]) if source in shipped else sft.read_rows(source)
 
 
 def _rows(recipe: Recipe, key: str, limit: int | None) -> list[dict]:

@@ -108,3 +108,14 @@ def test_a_pickled_checkpoint_in_the_output_folder_runs_nothing(tmp_path, capsys
     assert cli.main(["train", recipe_file(tmp_path)]) == 2
     assert "checkpoint.pt is a pickled checkpoint" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_a_json_array_file_trains_and_a_line_that_is_not_utf8_is_named(tmp_path, capsys):
+    pairs = [{"instruction": f"Say {word}.", "output": word} for word in ("hello", "goodbye", "thanks", "sorry")]
+    array = tmp_path / "mine.json"
+    array.write_text(json.dumps(pairs))
+    assert cli.main(["train", recipe_file(tmp_path, **{"data.train": str(array), "data.tasks": None})]) == 0
+    lines = tmp_path / "mine.jsonl"
+    lines.write_bytes(b"\n".join(json.dumps(p).encode() for p in pairs[:2]) + b'\n{"instruction": "caf\xe9"}\n')
+    assert cli.main(["train", recipe_file(tmp_path, **{"data.train": str(lines), "data.tasks": None})]) == 2
+    assert f"{lines}, line 3: not UTF-8 text" in capsys.readouterr().err
