@@ -111,7 +111,8 @@ def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, r
     if mismatch := differences(saved_run, run):
         raise CheckpointError(
             f"{path} belongs to another run: it differs in {'; '.join(mismatch)}. To start this run afresh, "
-            f"give it another output_dir, delete the checkpoint, or set resume=False (which overwrites it).")
+            f"give it another output_dir, delete the checkpoint, or set resume=False (in a recipe: resume: false under "
+            f"train:), which overwrites it.")
     weights = {key.removeprefix("model."): value for key, value in tensors.items() if key.startswith("model.")}
     weights |= {alias: weights[original] for alias, original in metadata["aliases"].items()}
     model.load_state_dict(weights)
