@@ -312,7 +312,7 @@ def rows_with_responses(draw) -> tuple[dict, dict | None, list[str] | None, int]
     return row, columns, None if wrong else responses, turns
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(case=rows_with_responses())
 def test_every_row_is_kept_right_dropped_and_counted_or_refused_by_name(tokenizer, case):
     """A refused row raises a DataError that names it, and ``on_error="skip"`` counts it instead.
