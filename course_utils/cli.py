@@ -31,6 +31,23 @@ def report(model_name: str, per_task: int) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
+def train(recipe_path: str) -> int:
+    """Run a recipe. Exit status 2, with one line on stderr, after an error in the recipe (found before
+    anything loads), in a row of its data, in its model, or in a checkpoint of another run; 130 after an
+    interrupt (what the run had is saved), as a shell expects after Ctrl-C."""
+    from course_utils.checkpoints import CheckpointError
+    from course_utils.models import ModelNotAvailableError
+    from course_utils.recipe import Recipe, RecipeError, run as run_recipe
+    from course_utils.sft import DataError
+
+    try:
+        result = run_recipe(Recipe.from_yaml(recipe_path))
+    except (RecipeError, DataError, CheckpointError, ModelNotAvailableError) as err:
+        print(f"course-utils train: error: {err}", file=sys.stderr)
+        return 2
+    return 130 if result.state.interrupted else 0
+
+
 def copy_notebooks(dest: Path, overwrite: bool) -> None:
     """Copy the learner notebooks into ``dest``, asking (on a terminal) before replacing a changed one."""
     from course_utils.notebooks import copy_notebooks as copy
@@ -86,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"course-utils notebooks: error: {err}", file=sys.stderr)
             return 2
     elif args.command == "train":
-        from course_utils.recipe import Recipe, run as run_recipe
-
-        run_recipe(Recipe.from_yaml(args.recipe))
+        return train(args.recipe)
     else:
         report(args.model, args.per_task)
     return 0

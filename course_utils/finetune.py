@@ -70,7 +70,8 @@ def fine_tune(
     target = copying.deepcopy(model) if copy else model
     examples, prepared = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
     if not examples:
-        raise ValueError(f"fine_tune: none of the {len(rows)} rows has a response left to train on")
+        raise sft.DataError(f"fine_tune: none of the {len(rows)} training rows is left to train on: {prepared} "
+                            f"(max_length is {preset.max_length})")
     batch_size = batch_size or preset.batch_size
     if batching == "packed":
         batches = sft.packed_batches(examples, preset.max_length, batch_size, tokenizer.pad_token_id, seed)
@@ -82,7 +83,10 @@ def fine_tune(
     steps = preset.steps if steps is None else steps
     eval_batches = None
     if eval_rows:
-        eval_examples, _ = sft.prepare(tokenizer, eval_rows, max_length=preset.max_length, verbose=False)
+        eval_examples, eval_prepared = sft.prepare(tokenizer, eval_rows, max_length=preset.max_length, verbose=False)
+        if not eval_examples:
+            raise sft.DataError(f"fine_tune: none of the {len(eval_rows)} validation rows is left to evaluate on: "
+                                f"{eval_prepared} (max_length is {preset.max_length})")
         eval_batches = sft.padded_batches(eval_examples, preset.eval_batch_size, tokenizer.pad_token_id)
     config = TrainConfig(max_steps=steps, learning_rate=learning_rate or preset.learning_rate,
                          warmup_steps=preset.warmup_for(steps), betas=preset.betas, eval_every=eval_every,

@@ -3,7 +3,8 @@
 ``load_model`` returns a model and its tokenizer on the best device this machine has
 (CUDA, then Apple's MPS, then the CPU) in a dtype that device handles well. A hub id is
 looked up in the local cache first; without a network it fails within seconds with a
-message that says what to do, rather than hanging.
+message that says what to do, rather than hanging. A folder that lacks a part, holds a damaged
+file, or needs code of its own to load (which is never run) fails with an error that names it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -147,10 +149,39 @@ def resolve(name: str | os.PathLike) -> Path | str:
         return folder
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").exists():
-            raise ModelNotAvailableError(f"{path} exists but holds no config.json: is it a save_pretrained folder?")
+        check_model_folder(path)
         return path
+    if _looks_like_a_path(str(name)):
+        raise ModelNotAvailableError(f"{path}: no such folder. Give a folder saved with save_pretrained, "
+                                     f"a shipped name {list(SHIPPED_MODELS)} or a hub id such as 'org/model'.")
     return str(name)
+
+
+# What a save_pretrained folder holds besides config.json: its weights and its tokenizer, in any of the
+# formats transformers writes or reads.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "tekken.json")
+
+
+def check_model_folder(path: Path) -> None:
+    """Name what a local model folder lacks before transformers fails on it with a message about
+    something else (a folder without tokenizer files reads as "install sentencepiece")."""
+    if not path.is_dir():
+        raise ModelNotAvailableError(f"{path} is a file; a model is a folder saved with save_pretrained")
+    missing = [what for what, names in [("config.json", ("config.json",)), ("weights", WEIGHT_FILES),
+                                        ("tokenizer", TOKENIZER_FILES)]
+               if not any((path / n).exists() for n in names) and not (what == "tokenizer" and any(path.glob("*.tiktoken")))]
+    if missing:
+        raise ModelNotAvailableError(
+            f"{path} holds no {' and no '.join(missing)}: a model folder is what model.save_pretrained(folder) and "
+            f"tokenizer.save_pretrained(folder) write together (weights: one of {list(WEIGHT_FILES)}; "
+            f"tokenizer: one of {list(TOKENIZER_FILES)})")
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """A name that can only be a folder, never a hub id ('org/model'): absolute, relative with dots or ~,
+    or with more than one slash."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
 
 
 def load_model(
@@ -167,16 +198,41 @@ def load_model(
     source = resolve(name)
     if isinstance(source, str):
         _check_hub_reachable(source)
-    tokenizer = AutoTokenizer.from_pretrained(source)
     device = torch.device(device) if device is not None else pick_device()
-    if dtype is None:
-        saved = getattr(AutoConfig.from_pretrained(source), "dtype", None)
-        dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
-    with no_progress_bars():
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    with _named_failures(source):
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        if dtype is None:
+            saved = getattr(AutoConfig.from_pretrained(source, trust_remote_code=False), "dtype", None)
+            dtype = pick_dtype(device, saved if isinstance(saved, torch.dtype) else None)
+        with no_progress_bars():
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False).to(device)
     prepare_for_chat(tokenizer, str(name))
     model.eval()
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _named_failures(source: Path | str) -> Iterator[None]:
+    """transformers' and safetensors' errors on a model that cannot be used, as one clear error naming it.
+
+    ``trust_remote_code=False`` is passed on every load: a folder or hub repository may ship Python
+    code (``auto_map`` in its config) that transformers would otherwise offer to run, asking [y/N]
+    on a terminal. course_utils loads only architectures that transformers itself implements.
+    """
+    try:
+        yield
+    except ValueError as err:
+        if "trust_remote_code" not in str(err):
+            raise
+        raise ModelNotAvailableError(
+            f"{source} needs its own Python code to load (its config names it under 'auto_map'). course_utils never "
+            f"runs code that comes with a model: choose a model whose architecture transformers implements.") from None
+    except (SafetensorError, OSError) as err:
+        if not isinstance(source, Path):
+            raise  # a hub id: transformers' own message says what was not found
+        raise ModelNotAvailableError(
+            f"{source}: its files cannot be read ({type(err).__name__}: {err}). A file cut short by an interrupted "
+            f"copy or download reads like this: save or download the model again.") from None
 
 
 @contextlib.contextmanager

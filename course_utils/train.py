@@ -14,8 +14,10 @@ import copy
 import math
 import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from accelerate.state import AcceleratorState
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from course_utils import checkpoints
 from course_utils.threads import ensure_threads
 
 IGNORE = -100  # the label of a position that is no target: cross-entropy skips it
@@ -198,35 +201,52 @@ def _micro_batches(source: BatchSource, seed: int, start: int):
         epoch += 1
 
 
-# -- checkpoints ---------------------------------------------------------------------------
-CHECKPOINT = "checkpoint.pt"
+# -- checkpoints and interrupts ---------------------------------------------------------------
+def _checkpoint_path(config: TrainConfig) -> Path | None:
+    """Where this run's checkpoint goes, after checking, before any step, that it can be written there."""
+    if not config.output_dir:
+        if config.save_every:
+            raise ValueError(f"TrainConfig.save_every={config.save_every} writes checkpoints into output_dir, "
+                             f"which is not set: set output_dir too (or save_every=0)")
+        return None
+    folder = Path(config.output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"TrainConfig.output_dir={config.output_dir!r} cannot be written "
+                         f"({err.strerror or err}): choose a folder you can write to") from None
+    if config.resume:
+        checkpoints.refuse_pickled(folder)
+    return folder / checkpoints.CHECKPOINT
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState) -> None:
-    """Write model, optimizer and progress to ``path`` atomically: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "state": asdict(state),
-        "torch_rng": torch.get_rng_state(),
-    }, tmp)
-    os.replace(tmp, path)
-
-
-def _save(accelerator: Accelerator, path: Path, model, optimizer, state: TrainState) -> None:
+def _save(accelerator: Accelerator, path: Path, model, optimizer, state: TrainState, run: dict) -> None:
     if accelerator.is_main_process:
-        save_checkpoint(path, accelerator.unwrap_model(model), optimizer, state)
+        checkpoints.save(path, accelerator.unwrap_model(model), optimizer, asdict(state), run)
     accelerator.wait_for_everyone()
 
 
-def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    torch.set_rng_state(saved["torch_rng"])
-    return TrainState(**saved["state"])
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) until the block ends: an update and its count must happen together,
+    or a checkpoint would record one step fewer than the weights took. Outside the main thread,
+    where Python delivers no signals, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pressed and callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
+        elif pressed and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 # -- the loop ------------------------------------------------------------------------------
@@ -256,10 +276,14 @@ def train(
         # that built the shipped models, so that they rebuild bit for bit.
         fused=device.type == "cuda",
     )
-    checkpoint = Path(config.output_dir) / CHECKPOINT if config.output_dir else None
-    state = TrainState()
-    if checkpoint and config.resume and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer)
+    checkpoint = _checkpoint_path(config)
+    state, run = TrainState(), {}
+    if checkpoint:
+        settings = {key: getattr(config, key) for key in checkpoints.RUN_SETTINGS}
+        run = checkpoints.fingerprint(model, _batches_of_epoch(train_batches, 0, config.seed), settings)
+        if config.resume and checkpoint.exists():
+            state = TrainState(**checkpoints.load(checkpoint, model, optimizer, run))
+            state.interrupted = False  # this run goes on; it ends with its own final evaluation
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
 
@@ -272,19 +296,19 @@ def train(
         while state.step < config.max_steps and not state.stopped_early:
             if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
                 break
-            record = _optimizer_step(model, optimizer, accelerator, micro, state.step, config)
-            state.step += 1
-            state.tokens_seen += int(record["tokens"])
-            state.elapsed_s = time.perf_counter() - started
-            record.update(step=state.step, tokens_seen=state.tokens_seen, elapsed_s=state.elapsed_s)
-            state.history.append(record)
+            step_started = time.perf_counter()
+            record = _accumulate_gradients(model, optimizer, accelerator, micro, state.step, config)
+            with _interrupt_after():  # the update and its count, together
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                _count_step(state, record, step_started, started)
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.1e}")
             _call(callbacks, "on_step", state)
             if eval_batches and config.eval_every and state.step % config.eval_every == 0:
                 _evaluate(model, eval_batches, accelerator, state, config, callbacks)
             if checkpoint and config.save_every and state.step % config.save_every == 0:
-                _save(accelerator, checkpoint, model, optimizer, state)
+                _save(accelerator, checkpoint, model, optimizer, state, run)
         ended_as_planned = True
     except KeyboardInterrupt:
         state.interrupted = True
@@ -294,7 +318,7 @@ def train(
     if eval_batches and not state.interrupted and (not state.evals or state.evals[-1]["step"] != state.step):
         _evaluate(model, eval_batches, accelerator, state, config, callbacks)
     if checkpoint:
-        _save(accelerator, checkpoint, model, optimizer, state)
+        _save(accelerator, checkpoint, model, optimizer, state, run)
     model = accelerator.unwrap_model(model)
     model.eval()
     _call(callbacks, "on_end", state)
@@ -333,14 +357,14 @@ def _shard(batch: Batch, rank: int, world: int) -> Batch:
     return {k: v[rank::world] for k, v in batch.items()}
 
 
-def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int, config: TrainConfig) -> dict[str, float]:
-    """One update from ``grad_accum_steps`` micro-batches, normalised by their target tokens.
+def _accumulate_gradients(model, optimizer, accelerator: Accelerator, micro, step: int, config: TrainConfig) -> dict[str, float]:
+    """The gradient of one update from ``grad_accum_steps`` micro-batches, normalised by their target
+    tokens, clipped, and ready for ``optimizer.step()``; returns the step's record.
 
     Every process reads the same micro-batches and counts all their targets, then works on its
     own share of rows. DDP averages gradients over processes, hence the factor ``world``: the
     update equals that of one process reading every row.
     """
-    t0 = time.perf_counter()
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = [next(micro) for _ in range(config.grad_accum_steps)]
     n_targets = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
@@ -359,15 +383,20 @@ def _optimizer_step(model, optimizer, accelerator: Accelerator, micro, step: int
         totals += torch.tensor([float(loss_sum.detach()), correct, count_tokens(local)],
                                dtype=torch.float64, device=accelerator.device)
     grad_norm = _grad_norm(model, accelerator, config.max_grad_norm)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
     loss_total, correct_total, tokens = accelerator.reduce(totals, reduction="sum").tolist()
-    seconds = time.perf_counter() - t0
-    return {
-        "loss": loss_total / n_targets, "lr": lr, "grad_norm": grad_norm,
-        "token_accuracy": correct_total / n_targets, "tokens": tokens, "tokens_per_s": tokens / seconds,
-        "seconds": seconds,
-    }
+    return {"loss": loss_total / n_targets, "lr": lr, "grad_norm": grad_norm,
+            "token_accuracy": correct_total / n_targets, "tokens": tokens}
+
+
+def _count_step(state: TrainState, record: dict[str, float], step_started: float, run_started: float) -> None:
+    """Add a finished update to the run's state and history, with its time and throughput."""
+    now = time.perf_counter()
+    state.step += 1
+    state.tokens_seen += int(record["tokens"])
+    state.elapsed_s = now - run_started
+    record.update(seconds=now - step_started, tokens_per_s=record["tokens"] / (now - step_started),
+                  step=state.step, tokens_seen=state.tokens_seen, elapsed_s=state.elapsed_s)
+    state.history.append(record)
 
 
 def _grad_norm(model, accelerator: Accelerator, max_norm: float | None) -> float:

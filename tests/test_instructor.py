@@ -316,3 +316,35 @@ def test_existing_subcommands_are_still_there(capsys):
     listed = capsys.readouterr().out
     for command in ("build-assets", "train", "report", "student-build", "answer-key", "gradebook", "check"):
         assert command in listed
+
+
+# -- hostile input through the commands (the cases one by one: tests/test_hostile_handins.py) -----------
+def test_student_build_names_a_notebook_it_cannot_read_builds_the_others_and_exits_non_zero(tmp_path, capsys):
+    (tmp_path / "broken.ipynb").write_text('{"cells": [', encoding="utf-8")
+    good = exercise_notebook(tmp_path / "ex.ipynb")
+    out = tmp_path / "student"
+    assert cli.main(["student-build", str(tmp_path / "broken.ipynb"), str(good), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "  broken.ipynb: NOT WRITTEN\n      broken.ipynb: cannot be read as a notebook (" in printed
+    assert "the student build is NOT safe to hand out" in printed
+    assert (out / "ex.ipynb").exists() and not (out / "broken.ipynb").exists()
+
+
+def test_student_build_of_the_real_notebooks_keeps_only_known_metadata():
+    for notebook in REAL_NOTEBOOKS:
+        nb = nbformat.read(notebook, as_version=4)
+        assert set(nb.metadata) <= student.NOTEBOOK_METADATA, display_name(notebook)
+        for cell in nb.cells:
+            assert set(cell.metadata) <= student.CELL_METADATA, display_name(notebook)
+            assert set(cell.metadata.get("nbgrader", {})) <= student.NBGRADER_METADATA, display_name(notebook)
+
+
+def test_gradebook_command_checks_question_ids_against_the_shipped_banks(tmp_path, capsys):
+    ProgressStore(tmp_path / "ada.json", learner="ada").record("ch04.s1", "ch04", "b", True, "nb.ipynb")
+    ProgressStore(tmp_path / "eve.json", learner="eve").record("ch09.free", "ch09", "b", True, "nb.ipynb")
+    out = tmp_path / "grades.csv"
+    assert cli.main(["gradebook", str(tmp_path), "--out", str(out)]) == 0
+    assert ("warning: eve.json: learner 'eve' answered 1 question not in the quiz banks, left out of the scores: "
+            "'ch09.free'") in capsys.readouterr().err
+    with open(out, newline="") as f:
+        assert [row[0] for row in csv.reader(f)] == ["learner", "ada"]

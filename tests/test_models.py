@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 
 import pytest
@@ -58,6 +59,50 @@ def test_a_template_whose_turns_end_with_eos_is_kept(tiny_base, tokenizer, capsy
 def test_folder_without_config_is_named(tmp_path):
     with pytest.raises(ModelNotAvailableError, match="no config.json"):
         load_model(tmp_path)
+
+
+def test_a_missing_folder_is_named_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="no/such/folder: no such folder"):
+        load_model(tmp_path / "no" / "such" / "folder")
+
+
+@pytest.fixture
+def saved_folder(tmp_path, small_model, tokenizer):
+    small_model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_a_folder_with_only_a_config_names_what_it_lacks(saved_folder):
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        (saved_folder / name).unlink(missing_ok=True)
+    with pytest.raises(ModelNotAvailableError, match="holds no weights and no tokenizer") as err:
+        load_model(saved_folder)
+    assert "sentencepiece" not in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "overwritten"])
+def test_damaged_weights_name_the_folder(saved_folder, damage):
+    weights = saved_folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "cut short" else b"\x00" * 100)
+    with pytest.raises(ModelNotAvailableError, match=rf"{saved_folder}: its files cannot be read.*save or download"):
+        load_model(saved_folder, device="cpu")
+
+
+def test_code_shipped_with_a_model_is_never_run_nor_offered(saved_folder, monkeypatch):
+    """A folder whose config points at its own module: transformers would ask [y/N] and, on y, run it."""
+    marker = saved_folder / "code-ran"
+    (saved_folder / "own_model.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    config = json.loads((saved_folder / "config.json").read_text())
+    config.update(model_type="own", auto_map={"AutoConfig": "own_model.OwnConfig",
+                                              "AutoModelForCausalLM": "own_model.OwnModel"})
+    (saved_folder / "config.json").write_text(json.dumps(config))
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": asked.append(prompt) or "y")
+    with pytest.raises(ModelNotAvailableError, match="needs its own Python code.*never runs code"):
+        load_model(saved_folder, device="cpu")
+    assert asked == [] and not marker.exists()
 
 
 def test_offline_hub_id_fails_fast_with_advice(monkeypatch):

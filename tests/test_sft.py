@@ -91,7 +91,8 @@ def test_bad_rows_are_named_or_counted(tokenizer, tmp_path):
     assert report.kept == 1 and report.dropped["empty response"] == 1
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps(ALPACA) + "\n" + json.dumps({"prompt": "hi", "completion": None}) + "\n")
-    with pytest.raises(DataError, match=r"pairs.jsonl, row 2: field 'completion' must be a string"):
+    with pytest.raises(DataError, match=r"pairs.jsonl, line 2: no known format in fields \['prompt'\] "
+                                        r"\(null: \['completion'\]\); give \['completion'\] a value"):
         sft.prepare(tokenizer, path, verbose=False)
 
 

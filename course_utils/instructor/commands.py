@@ -78,10 +78,11 @@ def answer_key(args: argparse.Namespace) -> int:
 
 
 def gradebook(args: argparse.Namespace) -> int:
-    """``course-utils gradebook``: the progress files of a folder as one CSV; names to check go to stderr."""
+    """``course-utils gradebook``: the progress files of a folder as one CSV; files skipped and names to check
+    go to stderr. Question ids are checked against the quiz banks the package ships."""
     from course_utils.instructor import gradebook as grades
 
-    book = grades.collect(args.folder)
+    book = grades.collect(args.folder, grades.bank_question_ids())
     for path, reason in book.skipped:
         _warn(f"warning: skipped {path}: {reason}")
     for line in book.warnings():

@@ -3,8 +3,11 @@
 Three kinds of leak are looked for, and each is reported with the notebook and the cell:
 
 * **hidden text**: a line that the source notebook hides (inside a solution region or a mark
-  scheme, in a solution cell or an instructor cell) and does not also show elsewhere, found in
-  the student notebook's sources or outputs; leftover markers and instructor cells count too;
+  scheme, in a solution cell or an instructor cell) and does not also show elsewhere, found
+  anywhere a student notebook can carry text: a cell's source, its outputs of every type, its
+  metadata, its attachments (decoded from base64), and the notebook's metadata. Leftover markers,
+  instructor cells (tagged in any case or spelling, see ``markers.py``) and ``# instructor``
+  lines count too;
 * **quiz explanations**: the explanation of an instructor bank's question, or any sentence of it
   of ten words or more (learner banks only hold it sealed);
 * **quiz answers**: a cell that names a question id (``ch04.s1``) and states its right answer the
@@ -14,6 +17,8 @@ Finally no file of the student folder may be an instructor bank (``kind: instruc
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +97,25 @@ def hidden_lines(source_nb: NotebookNode, name: str) -> set[str]:
 
 
 def cell_text(cell: NotebookNode) -> str:
-    """A cell's source and the text of its outputs: everything a learner can read in it."""
-    parts = [cell.get("source", "")]
-    for output in cell.get("outputs", []):
-        parts.append(_text(output.get("text", "")))
-        parts += [_text(value) for mime, value in output.get("data", {}).items() if mime.startswith("text/")]
-        parts += [output.get("evalue", ""), *output.get("traceback", [])]
+    """Everything a learner can read in a cell: its source, its outputs, its metadata and its attachments."""
+    parts = [cell.get("source", ""), *json_strings(cell.get("outputs", [])), *json_strings(cell.get("metadata", {}))]
+    for bundle in cell.get("attachments", {}).values():
+        parts += [_decoded(value) for value in json_strings(bundle)]
     return "\n".join(parts)
+
+
+def json_strings(value: object) -> list[str]:
+    """Every string inside a JSON value, keys included: metadata and output data can hold text at any depth."""
+    found, todo = [], [value]
+    while todo:  # a loop, not recursion: a hostile notebook may nest deeply
+        item = todo.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            todo += item
+    return found
 
 
 def find_leaks(student_nb: NotebookNode, source_nb: NotebookNode, keys: list[QuizKey], name: str) -> list[str]:
@@ -106,16 +123,26 @@ def find_leaks(student_nb: NotebookNode, source_nb: NotebookNode, keys: list[Qui
     hidden = hidden_lines(source_nb, name)
     leaks = []
     for number, cell in enumerate(student_nb.cells, start=1):
-        where = f"{name}, cell {number}"
-        text = cell_text(cell)
+        where, source = f"{name}, cell {number}", cell.get("source", "")
         if markers.is_instructor_cell(cell):
             leaks.append(f"{where}: an instructor cell is still there")
-        if marker := markers.ANY_MARKER.search(text):
-            leaks.append(f"{where}: a '{marker.group(0)}' marker is still there")
-        for line in sorted(_lines(text) & hidden):
-            leaks.append(f"{where}: solution or instructor text: {line[:80]!r}")
-        leaks += [f"{where}: {problem}" for problem in quiz_key_leaks(text, keys)]
-    return leaks
+        elif found := markers.INSTRUCTOR_LINE.search(source):
+            line = source.count("\n", 0, found.start()) + 1
+            leaks.append(f"{where}: a '# instructor' line (line {line}) in a cell learners get: tag the cell "
+                         f"'instructor' or put the text in a solution region")
+        leaks += text_leaks(cell_text(cell), hidden, keys, where)
+    metadata = "\n".join(json_strings(student_nb.get("metadata", {})))
+    return leaks + text_leaks(metadata, hidden, keys, f"{name}, notebook metadata")
+
+
+def text_leaks(text: str, hidden: set[str], keys: list[QuizKey], where: str) -> list[str]:
+    """The markers, hidden lines and quiz keys in ``text`` (what one cell, or the notebook's metadata, holds)."""
+    leaks = []
+    if marker := markers.ANY_MARKER.search(text):
+        leaks.append(f"{where}: a '{marker.group(0)}' marker is still there")
+    for line in sorted(_lines(text) & hidden):
+        leaks.append(f"{where}: solution or instructor text: {line[:80]!r}")
+    return leaks + [f"{where}: {problem}" for problem in quiz_key_leaks(text, keys)]
 
 
 def quiz_key_leaks(text: str, keys: list[QuizKey]) -> list[str]:
@@ -148,6 +175,9 @@ def _lines(text: str) -> set[str]:
     return {line.strip() for line in text.split("\n") if line.strip()}
 
 
-def _text(value) -> str:
-    """Output text is a string or, in some saved notebooks, a list of lines."""
-    return "".join(value) if isinstance(value, list) else str(value)
+def _decoded(value: str) -> str:
+    """An attachment's base64 as the text it encodes (an image gives its base64 back: nothing to read)."""
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return value

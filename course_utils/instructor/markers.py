@@ -7,7 +7,11 @@
   without markers is replaced as a whole, as nbgrader does.
 * A **mark scheme** sits between ``=== BEGIN MARK SCHEME ===`` and ``=== END MARK SCHEME ===``
   lines (nbgrader's task cells) and is removed without a stub.
-* An **instructor cell** carries the cell tag ``instructor`` and is removed as a whole.
+* An **instructor cell** is removed as a whole. It carries a tag that starts with ``instructor``
+  in any case (``instructor``, ``Instructor``, ``instructor-only``), or its first line is an
+  ``# instructor`` comment (a Markdown heading in a text cell). An ``# instructor`` line further
+  down a cell marks nothing: the leak check reports it (``leaks.py``), as the author meant to hide
+  something and the build cannot tell what.
 
 The stub keeps nbgrader's ``# YOUR CODE HERE`` line, so nbgrader's autograder treats a student
 notebook made here like one of its own, and raises an error that tells the learner what to do.
@@ -25,6 +29,7 @@ CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("Exercise: your code he
 TEXT_STUB = "YOUR ANSWER HERE"
 STUB_ERROR = "NotImplementedError"
 INSTRUCTOR_TAG = "instructor"
+INSTRUCTOR_LINE = re.compile(r"^[ \t]*#+[ \t]*instructor\b", re.IGNORECASE | re.MULTILINE)
 
 _BEGIN_SOLUTION = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 _END_SOLUTION = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
@@ -46,9 +51,17 @@ class SplitCell:
     stubs: int  # exercises in the cell: solution regions replaced by a stub, or 1 for a whole solution cell
 
 
+def is_instructor_tag(tag: str) -> bool:
+    """``instructor``, ``Instructor``, ``instructor-only``...: a tag an author may use to hide a cell."""
+    return tag.strip().casefold().startswith(INSTRUCTOR_TAG)
+
+
 def is_instructor_cell(cell: NotebookNode) -> bool:
-    """Cells tagged ``instructor`` are for the instructor's copy only."""
-    return INSTRUCTOR_TAG in cell.get("metadata", {}).get("tags", [])
+    """Cells for the instructor's copy only: tagged so (any case and spelling), or opening with ``# instructor``."""
+    if any(is_instructor_tag(str(tag)) for tag in cell.get("metadata", {}).get("tags", [])):
+        return True
+    first = next((line for line in cell.get("source", "").split("\n") if line.strip()), "")
+    return bool(INSTRUCTOR_LINE.match(first))
 
 
 def is_solution_cell(cell: NotebookNode) -> bool:

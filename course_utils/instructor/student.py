@@ -1,12 +1,16 @@
 """The student build: the notebooks as learners get them, and the checks that they are safe to hand out.
 
 For each notebook the build removes instructor cells, replaces solution regions by a stub that
-raises a clear error (see ``markers.py``), removes mark schemes and clears every output, then
+raises a clear error (see ``markers.py``), removes mark schemes, clears every output and keeps
+only the metadata that Jupyter, nbgrader and Colab use (:data:`CELL_METADATA`,
+:data:`NBGRADER_METADATA`, :data:`NOTEBOOK_METADATA`: any other key could carry a solution), then
 writes the copy under the output folder at the same relative path (``ch02/01_x.ipynb``).
 Before anything is written the learner quiz banks (``data/quizzes``, hashed) must match the
 instructor banks, and after it no student notebook may leak a solution or a quiz key
-(``leaks.py``); a leaking notebook is not written. The learner banks ship inside the package,
-so the student folder holds notebooks only and never an instructor bank.
+(``leaks.py``); a leaking notebook is not written. A notebook that cannot be read (not JSON,
+not a valid notebook for ``nbformat``, nested absurdly deep) is not written either: its problem
+names it, and the build goes on with the others. The learner banks ship inside the package, so
+the student folder holds notebooks only and never an instructor bank.
 
 ``check_until_first_exercise`` then runs a student notebook as a learner would: every cell
 before the first exercise must run, and the exercise's stub must raise its error.
@@ -14,6 +18,7 @@ before the first exercise must run, and the exercise's stub must raise its error
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,10 +29,22 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 DEFAULT_OUT = Path("build/student")
+# The metadata a student notebook keeps: Jupyter's own cell keys, nbgrader's (so nbgrader can grade
+# it), the kernel, and what Colab writes. Any other key is dropped, as it may hold a solution.
+CELL_METADATA = frozenset({"tags", "collapsed", "scrolled", "deletable", "editable", "jupyter", "name", "format",
+                           "nbgrader"})
+NBGRADER_METADATA = frozenset({"grade", "grade_id", "locked", "points", "schema_version", "solution", "task",
+                               "checksum", "cell_type"})
+NOTEBOOK_METADATA = frozenset({"kernelspec", "language_info", "colab", "accelerator", "gpuClass"})
+MAX_NESTING = 100  # levels of JSON; a real notebook has under ten, and Python's own recursion ends near 1,000
 
 
 class StaleBanksError(RuntimeError):
     """The learner quiz banks do not match the instructor banks: rebuild them first."""
+
+
+class UnreadableNotebookError(ValueError):
+    """A source notebook that is not a valid notebook; the message names it and says what is wrong."""
 
 
 @dataclass
@@ -95,17 +112,25 @@ def student_notebook(nb: NotebookNode, name: str) -> tuple[NotebookNode, Changes
         new = copy.deepcopy(cell)
         new.source = split.source
         _clear_outputs(new)
+        _keep_only(new.metadata, CELL_METADATA)
+        if isinstance(new.metadata.get("nbgrader"), dict):
+            _keep_only(new.metadata.nbgrader, NBGRADER_METADATA)
         student.cells.append(new)
-    student.metadata.pop("widgets", None)  # saved widget state can hold quiz feedback
+    _keep_only(student.metadata, NOTEBOOK_METADATA)  # saved widget state, for one, can hold quiz feedback
     return student, changes
 
 
 def _clear_outputs(cell: NotebookNode) -> None:
-    """Learners start from a clean notebook: no outputs, counts or timings."""
+    """Learners start from a clean notebook: no outputs or counts (timings go with the metadata)."""
     if cell.cell_type == "code":
         cell.outputs = []
         cell.execution_count = None
-    cell.metadata.pop("execution", None)
+
+
+def _keep_only(metadata: dict, allowed: frozenset[str]) -> None:
+    """Drop every key of ``metadata`` but ``allowed``."""
+    for key in set(metadata) - allowed:
+        del metadata[key]
 
 
 # -- the whole build --------------------------------------------------------------------------------
@@ -137,16 +162,16 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, keys: list[leaks.QuizK
 
 
 def build_one(source: Path, out: Path, keys: list[leaks.QuizKey]) -> StudentNotebook:
-    """Write one student notebook at its relative path under ``out``, unless it leaks."""
+    """Write one student notebook at its relative path under ``out``, unless it leaks or cannot be read."""
     import nbformat
 
     name = display_name(source)
     target = out / name
     target.unlink(missing_ok=True)  # never leave an older copy where this one is refused
-    nb = nbformat.read(source, as_version=4)
     try:
+        nb = read_notebook(source, name)
         student, changes = student_notebook(nb, name)
-    except markers.MarkupError as err:
+    except (UnreadableNotebookError, markers.MarkupError) as err:
         return StudentNotebook(source, target, Changes(), [str(err)])
     problems = leaks.find_leaks(student, nb, keys, name)
     if not problems:
@@ -154,6 +179,40 @@ def build_one(source: Path, out: Path, keys: list[leaks.QuizKey]) -> StudentNote
         nbformat.validate(student)
         nbformat.write(student, target)
     return StudentNotebook(source, target, changes, problems)
+
+
+def read_notebook(path: Path, name: str) -> NotebookNode:
+    """``path`` as a valid version-4 notebook; an :class:`UnreadableNotebookError` names it and says why not."""
+    import nbformat
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"its JSON is a {type(data).__name__}, not a notebook's mapping")
+        if nesting(data) > MAX_NESTING:
+            raise ValueError(f"its JSON nests more than {MAX_NESTING} levels deep")
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        return nb
+    except RecursionError:  # json gives up on deep nesting before the check above can count it
+        reason = "its JSON nests too deeply to read"
+    except (OSError, ValueError, nbformat.ValidationError) as err:  # a schema error's message is its first line
+        reason = (getattr(err, "message", None) or str(err) or type(err).__name__).splitlines()[0][:200]
+    raise UnreadableNotebookError(f"{name}: cannot be read as a notebook ({reason}): fix it or leave it out")
+
+
+def nesting(value: object) -> int:
+    """How many levels of lists and mappings a JSON value holds, counted without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            todo += [(child, depth + 1) for child in item]
+    return deepest
 
 
 # -- running a student notebook ------------------------------------------------------------------
