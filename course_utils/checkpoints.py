@@ -81,7 +81,7 @@ def save(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, s
     for index, values in saved["state"].items():
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"optimizer.{index}.{key}"] = value
             else:
                 moments.setdefault(str(index), {})[key] = value
     tensors["rng.torch"] = torch.get_rng_state()

@@ -43,8 +43,7 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from difflib import get_close_matches
 from pathlib import Path
@@ -59,7 +58,7 @@ from course_utils.models import add_lora, load_model
 from course_utils.paths import data_dir
 from course_utils.presets import SFTPreset
 from course_utils.shipped import TASKS, read_jsonl
-from course_utils.train import TrainConfig
+from course_utils.train import TrainConfig, ensure_writable
 
 
 class RecipeError(ValueError):
@@ -204,10 +203,15 @@ def key_paths(cls: type) -> list[str]:
     return paths
 
 
+def _did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    """The hint ``(did you mean 'X'?)`` naming the closest of ``choices``; empty when none is close."""
+    close = get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+
+
 def _unknown_key(cls: type, key: str, file: str, prefix: str) -> str:
     """The error for an unknown key, with the closest known key, at this level or one below, as a suggestion."""
-    close = get_close_matches(key, key_paths(cls), n=1)
-    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+    hint = _did_you_mean(key, key_paths(cls), prefix)
     here = ", ".join(f.name for f in fields(cls) if f.init)
     return f"{file}: unknown key '{prefix}{key}'{hint}; known keys of {prefix.rstrip('.') or 'a recipe'}: {here}"
 
@@ -287,25 +291,21 @@ def _check_sources(recipe: Recipe) -> None:
     for key in ("train", "validation"):
         source = getattr(recipe.data, key)
         if source is not None and source not in shipped and not Path(source).is_file():
-            close = get_close_matches(source, shipped, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise RecipeError(f"{recipe.file}: data.{key} {source!r} is neither a shipped split nor a file{hint}; "
+            raise RecipeError(f"{recipe.file}: data.{key} {source!r} is neither a shipped split nor a file"
+                              f"{_did_you_mean(source, shipped)}; "
                               f"the shipped splits: {', '.join(sorted(shipped))}")
     if recipe.data.train.startswith("sft/"):
         for task in recipe.data.tasks or []:
             if task not in TASKS:
-                close = get_close_matches(task, TASKS, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise RecipeError(f"{recipe.file}: data.tasks: {task!r} is no task of the shipped data{hint}; "
+                raise RecipeError(f"{recipe.file}: data.tasks: {task!r} is no task of the shipped data"
+                                  f"{_did_you_mean(task, TASKS)}; "
                                   f"its tasks: {', '.join(TASKS)}")
 
 
 def _check_writable(recipe: Recipe, key: str, folder: str) -> None:
     """Make ``folder`` and write (and remove) a file in it, so that a run cannot end with nothing saved."""
     try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
+        ensure_writable(Path(folder))
     except OSError as err:
         raise RecipeError(f"{recipe.file}: {key} {folder!r} cannot be written ({err.strerror}); "
                           f"choose a folder you can write to") from None

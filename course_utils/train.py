@@ -202,6 +202,15 @@ def _micro_batches(source: BatchSource, seed: int, start: int):
 
 
 # -- checkpoints and interrupts ---------------------------------------------------------------
+def ensure_writable(folder: Path) -> None:
+    """Make ``folder`` and write and remove a file in it (an ``OSError`` if that fails): a run that could
+    not save its results there should fail before its first step, not after its last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def _checkpoint_path(config: TrainConfig) -> Path | None:
     """Where this run's checkpoint goes, after checking, before any step, that it can be written there."""
     if not config.output_dir:
@@ -211,10 +220,7 @@ def _checkpoint_path(config: TrainConfig) -> Path | None:
         return None
     folder = Path(config.output_dir)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        ensure_writable(folder)
     except OSError as err:
         raise ValueError(f"TrainConfig.output_dir={config.output_dir!r} cannot be written "
                          f"({err.strerror or err}): choose a folder you can write to") from None

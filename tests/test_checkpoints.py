@@ -25,17 +25,6 @@ PAIRS = [
 ]
 
 
-class StopAfter:
-    """Raises KeyboardInterrupt after N steps, as pressing stop in a notebook does."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def on_step(self, state):
-        if state.step == self.n:
-            raise KeyboardInterrupt
-
-
 @pytest.fixture
 def batches(tokenizer):
     examples = sft.prepare(tokenizer, PAIRS, verbose=False)[0]
@@ -57,19 +46,9 @@ def start_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-class CreatesFileWhenUnpickled:
-    """What a hostile checkpoint.pt may hold: unpickling it calls ``open(path, "w")``."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def __reduce__(self):
-        return open, (self.path, "w")
-
-
-def test_a_pickled_checkpoint_is_never_opened(small_model, batches, tmp_path):
+def test_a_pickled_checkpoint_is_never_opened(small_model, batches, tmp_path, hostile_checkpoint):
     marker = tmp_path / "code-ran"
-    torch.save({"model": CreatesFileWhenUnpickled(str(marker))}, tmp_path / "checkpoint.pt")
+    hostile_checkpoint(tmp_path, marker)
     with pytest.raises(CheckpointError, match="checkpoint.pt is a pickled checkpoint"):
         train(small_model, batches, quiet(max_steps=2, output_dir=str(tmp_path)))
     assert not marker.exists()
@@ -88,9 +67,9 @@ def test_the_checkpoint_is_tensors_and_json(small_model, batches, tmp_path):
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".write-test-*"))
 
 
-def test_a_checkpoint_of_another_run_is_refused(small_model, batches, tmp_path):
+def test_a_checkpoint_of_another_run_is_refused(small_model, batches, tmp_path, stop_after):
     start = start_of(small_model)
-    train(small_model, batches, quiet(max_steps=4, output_dir=str(tmp_path), save_every=2), callbacks=[StopAfter(2)])
+    train(small_model, batches, quiet(max_steps=4, output_dir=str(tmp_path), save_every=2), callbacks=[stop_after(2)])
     with pytest.raises(CheckpointError, match="training data"):
         train(fresh(small_model, start), batches[1:], quiet(max_steps=4, output_dir=str(tmp_path)))
     with pytest.raises(CheckpointError, match=r"learning_rate \(0.001 in the checkpoint, 0.0003 now\)"):
@@ -103,11 +82,11 @@ def test_a_checkpoint_of_another_run_is_refused(small_model, batches, tmp_path):
     assert afresh.state.step == 4 and len(afresh.history) == 4
 
 
-def test_resuming_after_an_interrupt_ends_like_a_whole_run(small_model, batches, tmp_path):
+def test_resuming_after_an_interrupt_ends_like_a_whole_run(small_model, batches, tmp_path, stop_after):
     start = start_of(small_model)
     whole = train(fresh(small_model, start), batches, quiet(max_steps=6), eval_batches=batches[:1])
     first = train(small_model, batches, quiet(max_steps=6, output_dir=str(tmp_path)), eval_batches=batches[:1],
-                  callbacks=[StopAfter(3)])
+                  callbacks=[stop_after(3)])
     assert first.state.interrupted and not first.state.evals, "an interrupted run skips its final evaluation"
     resumed = train(fresh(small_model, start), batches, quiet(max_steps=6, output_dir=str(tmp_path)),
                     eval_batches=batches[:1])

@@ -89,22 +89,10 @@ def test_a_changed_recipe_is_refused_at_the_old_checkpoint_and_the_same_one_resu
     assert json.loads((tmp_path / "out" / "history.json").read_text())["recipe"]["model"] == "tiny-base"
 
 
-class CreatesFileWhenUnpickled:
-    """What a hostile checkpoint.pt may hold: unpickling it calls ``open(path, "w")``."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def __reduce__(self):
-        return open, (self.path, "w")
-
-
-def test_a_pickled_checkpoint_in_the_output_folder_runs_nothing(tmp_path, capsys):
-    import torch
-
+def test_a_pickled_checkpoint_in_the_output_folder_runs_nothing(tmp_path, capsys, hostile_checkpoint):
     marker = tmp_path / "code-ran"
     (tmp_path / "out").mkdir()
-    torch.save({"model": CreatesFileWhenUnpickled(str(marker))}, tmp_path / "out" / "checkpoint.pt")
+    hostile_checkpoint(tmp_path / "out", marker)
     assert cli.main(["train", recipe_file(tmp_path)]) == 2
     assert "checkpoint.pt is a pickled checkpoint" in capsys.readouterr().err
     assert not marker.exists()

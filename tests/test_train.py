@@ -45,7 +45,7 @@ def test_accumulating_2_batches_of_4_equals_one_batch_of_8(small_model, tokenize
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
-def test_resumed_run_reproduces_the_uninterrupted_run(small_model, tokenizer, examples, tmp_path):
+def test_resumed_run_reproduces_the_uninterrupted_run(small_model, tokenizer, examples, tmp_path, stop_after):
     batches = sft.padded_batches(examples, 2, tokenizer.pad_token_id)
     start = {k: v.clone() for k, v in small_model.state_dict().items()}
     whole = train(small_model, batches, quiet(max_steps=6, seed=3))
@@ -53,7 +53,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run(small_model, tokenizer, ex
     model = type(small_model)(small_model.config)
     model.load_state_dict(start)
     first = train(model, batches, quiet(max_steps=6, seed=3, output_dir=str(tmp_path), save_every=3,
-                                        max_minutes=None), callbacks=[StopAfter(3)])
+                                        max_minutes=None), callbacks=[stop_after(3)])
     assert first.state.interrupted and first.state.step == 3
     model = type(small_model)(small_model.config)  # a fresh process would start from scratch weights
     resumed = train(model, batches, quiet(max_steps=6, seed=3, output_dir=str(tmp_path)))
@@ -61,20 +61,9 @@ def test_resumed_run_reproduces_the_uninterrupted_run(small_model, tokenizer, ex
     assert resumed.state.step == 6
 
 
-class StopAfter:
-    """Raises KeyboardInterrupt after N steps, as pressing stop in a notebook does."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def on_step(self, state):
-        if state.step == self.n:
-            raise KeyboardInterrupt
-
-
-def test_interrupt_keeps_model_and_history(small_model, tokenizer, examples):
+def test_interrupt_keeps_model_and_history(small_model, tokenizer, examples, stop_after):
     batches = sft.padded_batches(examples, 4, tokenizer.pad_token_id)
-    result = train(small_model, batches, quiet(max_steps=50), callbacks=[StopAfter(2)])
+    result = train(small_model, batches, quiet(max_steps=50), callbacks=[stop_after(2)])
     assert result.state.interrupted and len(result.history) == 2 and result.model is not None
 
 
