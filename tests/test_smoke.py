@@ -97,3 +97,16 @@ def test_a_parameter_may_name_a_smaller_value_for_smoke_runs(monkeypatch):
     monkeypatch.setenv(smoke.ENV_VAR, "2")
     assert settings.pick(cpu=50, t4=100, gpu=200, smoke=5) == 5
     assert settings.pick(cpu=50, t4=100, gpu=200) == 100  # no smoke value: the size's
+
+
+def test_check_stand_in_loads_hub_ids_offline_from_stand_ins(tmp_path, capsys):
+    book = write_notebook(tmp_path / "hub.ipynb", [
+        new_code_cell("import os\nfrom course_utils import smoke\nassert smoke.on() and os.environ['HF_HUB_OFFLINE'] == '1'"),
+        new_code_cell("from course_utils.models import load_model\n"
+                      "model, tokenizer = load_model('HuggingFaceTB/SmolLM2-360M')\n"
+                      "assert len(tokenizer) == 49_152 and model.config.num_key_value_heads == 5"),
+    ])
+    assert cli.main(["check", "--size", "gpu", "--stand-in", str(book)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:3] == ["hub.ipynb", "pass", "2/2"]
+    assert "hub models replaced by random stand-ins" in out[3]
