@@ -3,14 +3,18 @@
 Each notebook runs in a fresh kernel (``kernel.py``) with ``$COURSE_UTILS_SIZE`` set to the size
 checked, so its parameters cell picks that size's settings (``settings.pick``). A learner copy (``course-utils
 notebooks``) runs as a learner who has not done its exercises: their stubs and check cells may fail. The result is a
-table of notebook, pass/fail and wall time, with the first error line of each failure, and under
-each notebook the claims it stated (``course_utils.claims``): measured, expected, held or not::
+table of notebook, pass/fail, code cells run, claims held and not met and wall time, with the first
+error line of each failure, and under each notebook the claims it stated (``course_utils.claims``):
+measured, expected, held or not::
 
-    notebook              result   time   error
-    00_start_here.ipynb   pass     14.2s
-    ch04/01_base_vs_i...  pass     61.0s
+    notebook              result    cells  held  not met     time  error
+    00_start_here.ipynb   pass        7/7     0        0    14.2s
+    ch04/01_base_vs_i...  pass      27/27     9        0    61.0s
       claim s1.tuned.customer_and_product: measured 0.98, expected at least 0.8: holds
-    ch02/03_decoding...   FAIL      3.1s  cell 7: ZeroDivisionError: division by zero
+    ch02/03_decoding...   FAIL       7/25     0        0     3.1s  cell 7: ZeroDivisionError: division by zero
+
+Extra variables for the kernels (``env``) turn on smoke mode and point them at stand-in models
+(``course-utils check --smoke``, ``--stand-in``).
 """
 from __future__ import annotations
 
