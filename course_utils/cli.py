@@ -33,16 +33,18 @@ def report(model_name: str, per_task: int) -> None:
 
 def train(recipe_path: str) -> int:
     """Run a recipe. Exit status 2, with one line on stderr, after an error in the recipe (found before
-    anything loads), in a row of its data, in its model, or in a checkpoint of another run; 130 after an
-    interrupt (what the run had is saved), as a shell expects after Ctrl-C."""
+    anything loads), in a row of its data, in its model, in a checkpoint of another run, or when the run
+    would not fit in the GPU's memory; 130 after an interrupt (what the run had is saved), as a shell
+    expects after Ctrl-C."""
     from course_utils.checkpoints import CheckpointError
+    from course_utils.memory import MemoryEstimateError
     from course_utils.models import ModelNotAvailableError
     from course_utils.recipe import Recipe, RecipeError, run as run_recipe
     from course_utils.sft import DataError
 
     try:
         result = run_recipe(Recipe.from_yaml(recipe_path))
-    except (RecipeError, DataError, CheckpointError, ModelNotAvailableError) as err:
+    except (RecipeError, DataError, CheckpointError, ModelNotAvailableError, MemoryEstimateError) as err:
         print(f"course-utils train: error: {err}", file=sys.stderr)
         return 2
     return 130 if result.state.interrupted else 0

@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from course_utils import smoke
 from course_utils.shipped import prompt_text
 
 
@@ -60,8 +61,10 @@ def complete(
 
     Greedy by default; with ``sample_seed`` each token is drawn from the model's full distribution
     (temperature 1, no top-k or top-p), repeatably for that seed. Returns one
-    ``{"text", "stopped_at_eos", "new_tokens"}`` per prompt, in order.
+    ``{"text", "stopped_at_eos", "new_tokens"}`` per prompt, in order. Smoke mode cuts
+    ``max_new_tokens`` to a few.
     """
+    max_new_tokens = smoke.cap(max_new_tokens, smoke.NEW_TOKENS)
     decoding = {"do_sample": False}
     if sample_seed is not None:
         torch.manual_seed(sample_seed)

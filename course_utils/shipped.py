@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
+from course_utils import smoke
 from course_utils.paths import data_dir
 
 MANIFEST = "MANIFEST.json"  # what the asset build ran, its timings and scorecards, and every file's SHA-256
@@ -112,9 +113,10 @@ def _check_split(split: str, known: Sequence[str], what: str) -> None:
 
 
 def load_corpus(split: str = "train") -> list[dict]:
-    """Documents of the pre-training corpus: ``{"id", "kind", "text"}`` rows."""
+    """Documents of the pre-training corpus: ``{"id", "kind", "text"}`` rows (the first few in smoke mode)."""
     _check_split(split, CORPUS_SPLITS, "corpus")
-    return read_jsonl(data_dir() / "corpus" / f"{split}.jsonl.gz")
+    documents = read_jsonl(data_dir() / "corpus" / f"{split}.jsonl.gz")
+    return documents[:smoke.cap(len(documents), smoke.DOCUMENTS)]
 
 
 def load_instructions(split: str = "train", tasks: Sequence[str] | None = None) -> list[InstructionRow]:

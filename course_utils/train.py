@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import random
@@ -18,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ from accelerate.state import AcceleratorState
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from course_utils import checkpoints
+from course_utils import checkpoints, smoke
 from course_utils.threads import ensure_threads
 
 IGNORE = -100  # the label of a position that is no target: cross-entropy skips it
+RUN_LOG_VAR = "COURSE_UTILS_RUN_LOG"  # names a file that gets one JSON line per finished run (throughput, memory)
 Batch = dict[str, torch.Tensor]  # input_ids, labels and optionally attention_mask or position_ids
 BatchSource = Sequence[Batch] | Callable[[int], Sequence[Batch]]
 
@@ -269,12 +271,20 @@ def train(
     a list. Each callback may have any of ``on_step``, ``on_evaluate`` and ``on_end``, called
     with the ``TrainState`` after every step, every evaluation and the run (``plot.LivePlot`` has
     all three). Press stop (KeyboardInterrupt) at any time: the model and history so far are kept.
+    In smoke mode (``course_utils.smoke``) the run stops after a few steps. On a GPU, a run whose
+    estimated memory exceeds the free memory is refused before its first step (``memory.check_fits``).
     """
     config = config or TrainConfig()
+    config = replace(config, max_steps=smoke.cap(config.max_steps, None))  # a few steps in smoke mode
     ensure_threads()
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
-    accelerator = _accelerator(resolve_precision(config.precision, device), device)
+    precision = resolve_precision(config.precision, device)
+    accelerator = _accelerator(precision, device)
+    run_log = os.environ.get(RUN_LOG_VAR)
+    estimate_bytes = _check_memory(model, train_batches, config, precision, accelerator.num_processes, bool(run_log))
+    if run_log and device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # the run's own peak, for the run log
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
         weight_decay=config.weight_decay, betas=tuple(config.betas),
@@ -328,7 +338,47 @@ def train(
     model = accelerator.unwrap_model(model)
     model.eval()
     _call(callbacks, "on_end", state)
+    if run_log and accelerator.is_main_process:
+        _log_run(Path(run_log), state, device, precision, estimate_bytes)
     return TrainResult(model, state)
+
+
+def _largest_batch(batches: Sequence[Batch], world: int) -> tuple[int, int]:
+    """The most rows (per process) and the longest length among ``batches``: the step that needs most memory."""
+    rows = max(math.ceil(b["input_ids"].shape[0] / world) for b in batches)
+    return rows, max(b["input_ids"].shape[1] for b in batches)
+
+
+def _check_memory(model, train_batches: BatchSource, config: TrainConfig, precision: str, world: int,
+                  estimate_wanted: bool) -> int | None:
+    """The estimated bytes of a step on the first pass's biggest micro-batch, and on a GPU the refusal
+    (``memory.MemoryEstimateError``) of a run that would not fit its free memory, before any step.
+    None where there is no GPU to check and no estimate ``wanted``, or no Hugging Face config to read."""
+    from course_utils import memory  # memory imports this module
+
+    device = next(model.parameters()).device
+    free = memory.device_free_bytes(device)
+    if (free is None and not estimate_wanted) or getattr(model, "config", None) is None:
+        return None
+    rows, length = _largest_batch(_batches_of_epoch(train_batches, 0, config.seed), world)
+    estimate = memory.estimate_training_memory(model, rows, length, precision)
+    if free is not None:
+        memory.check_fits(estimate, free, batch_size=rows, seq_len=length, precision=precision,
+                          device=str(device), resident_bytes=estimate.weights)  # the weights are there already
+    return estimate.total
+
+
+def _log_run(path: Path, state: TrainState, device: torch.device, precision: str, estimate_bytes: int | None) -> None:
+    """Append the run's throughput and memory, estimated and (on a GPU) measured, to the run log as one JSON line."""
+    record = {
+        "steps": state.step, "tokens": state.tokens_seen, "seconds": round(state.elapsed_s, 3),
+        "tokens_per_s": state.tokens_seen / state.elapsed_s if state.elapsed_s else None,
+        "device": device.type, "precision": "fp32" if precision == "no" else precision,
+        "peak_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+        "estimate_bytes": estimate_bytes,
+    }
+    with path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(record) + "\n")
 
 
 def _close_bar(bar: tqdm, planned: bool) -> None:

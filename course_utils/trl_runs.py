@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase, TrainingArguments
 
-from course_utils import sft
+from course_utils import sft, smoke
 from course_utils.train import Batch, to_device
 
 # TRL's DPO trainer reads model.is_gradient_checkpointing, which transformers 5.24 renamed
@@ -42,6 +42,16 @@ def anywhere_settings() -> dict[str, Any]:
             checkpointing: False, "report_to": [], "save_strategy": "no", "disable_tqdm": True}
 
 
+def smoke_capped(settings: dict[str, Any]) -> dict[str, Any]:
+    """Trainer arguments with the run cut to smoke mode's steps when it is on (``max_steps`` overrides
+    ``num_train_epochs`` in every transformers trainer)."""
+    steps = smoke.steps()
+    if steps is None:
+        return settings
+    planned = settings.get("max_steps", -1)
+    return settings | {"max_steps": steps if planned is None or planned < 1 else min(planned, steps)}
+
+
 def sft_trainer(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],
                 **settings: Any) -> Any:
     """TRL's ``SFTTrainer`` for ``model`` on instruction rows; ``settings`` are ``SFTConfig`` fields,
@@ -54,7 +64,7 @@ def sft_trainer(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows
     from trl import SFTConfig, SFTTrainer
 
     datasets.disable_progress_bars()  # TRL tokenises its data set with datasets.map; keep the output short
-    args = SFTConfig(**(anywhere_settings() | settings))
+    args = SFTConfig(**smoke_capped(anywhere_settings() | settings))
     return SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(sft.to_trl(rows)),
                       processing_class=tokenizer)
 
@@ -76,7 +86,7 @@ def dpo_trainer(policy: torch.nn.Module, reference: torch.nn.Module, tokenizer: 
     datasets.disable_progress_bars()  # TRL tokenises its data sets with datasets.map; keep the output short
     heldout = datasets.Dataset.from_list(to_trl(heldout_pairs)) if heldout_pairs else None
     return DPOTrainer(model=copy.deepcopy(policy), ref_model=copy.deepcopy(reference),
-                      args=DPOConfig(**(anywhere_settings() | settings)),
+                      args=DPOConfig(**smoke_capped(anywhere_settings() | settings)),
                       train_dataset=datasets.Dataset.from_list(to_trl(pairs)), eval_dataset=heldout,
                       processing_class=tokenizer)
 

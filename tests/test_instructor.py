@@ -280,9 +280,11 @@ def test_score_is_one_over_attempts_when_solved_else_zero():
 def test_check_on_cpu_passes_start_here_and_prints_its_time(capsys):
     assert cli.main(["check", "--size", "cpu", str(START_HERE)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["notebook", "result", "time", "error"]
-    name, result, seconds = out[1].split()
-    assert (name, result) == ("00_start_here.ipynb", "pass") and float(seconds.rstrip("s")) > 0
+    assert out[0].split() == ["notebook", "result", "cells", "held", "not", "met", "time", "error"]
+    name, result, cells, held, not_met, seconds = out[1].split()
+    ran, code_cells = map(int, cells.split("/"))
+    assert (name, result, held, not_met) == ("00_start_here.ipynb", "pass", "0", "0") and float(seconds.rstrip("s")) > 0
+    assert ran == code_cells > 5
     assert out[2].startswith("1 notebooks, 0 failed; 0 claims, 0 not met; size cpu")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from course_utils import settings
@@ -20,7 +22,7 @@ def _warn(message: str) -> None:
 
 
 def chosen_size(args: argparse.Namespace) -> str:
-    """``--size`` if given, else the class's size from $COURSE_UTILS_SIZE or course_utils.yaml."""
+    """``--size`` if given, else the class's size: $COURSE_UTILS_SIZE, course_utils.yaml, or what this machine's GPU can take."""
     return args.size or settings.size()
 
 
@@ -97,7 +99,11 @@ def gradebook(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    """``course-utils check``: run notebooks headless at a class size and print the table."""
+    """``course-utils check``: run notebooks headless at a class size and print the table.
+
+    ``--smoke`` cuts every run to a few steps (``course_utils.smoke``); ``--stand-in`` also loads
+    every hub model from a cache of random stand-ins built here (``standins``), offline."""
+    from course_utils import smoke
     from course_utils.instructor import runcheck
 
     if args.notebooks and args.chapter:
@@ -105,9 +111,27 @@ def check(args: argparse.Namespace) -> int:
     size = chosen_size(args)
     notebooks = (find_notebooks(args.notebooks) if args.notebooks
                  else runcheck.chapter_notebooks(args.chapter) if args.chapter else find_notebooks())
-    runs = runcheck.run_all(notebooks, size, args.timeout, progress=_warn)
-    print(runcheck.table(runs, size))
+    quick = args.smoke or args.stand_in
+    env = {smoke.ENV_VAR: str(smoke.DEFAULT_STEPS)} if quick else {}
+    with tempfile.TemporaryDirectory(prefix="course-utils-stand-ins-") as cache:
+        if args.stand_in:
+            env |= _stand_ins(Path(cache))
+        runs = runcheck.run_all(notebooks, size, args.timeout, progress=_warn, env=env)
+    print(runcheck.table(runs, size, claim_lines=not quick))
+    if quick:
+        print(f"(a smoke run: every training run cut to {smoke.DEFAULT_STEPS} steps"
+              f"{', hub models replaced by random stand-ins' if args.stand_in else ''}; claims not met are expected)")
     return 0 if all(run.passed for run in runs) else 1
+
+
+def _stand_ins(cache: Path) -> dict[str, str]:
+    """Build the stand-in hub models into ``cache``; the kernel variables that load them from there, offline."""
+    from course_utils.instructor import standins
+
+    started = time.perf_counter()
+    built = standins.build(cache)
+    _warn(f"built stand-ins for {', '.join(built)} in {time.perf_counter() - started:.0f} s")
+    return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -135,7 +159,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     run.add_argument("notebooks", nargs="*", type=Path, help="notebooks or folders (default: all of notebooks/ in a clone "
                                                                "of the repository, else the learner copies)")
     run.add_argument("--size", choices=sizes, help="cpu, t4 or gpu (default: $COURSE_UTILS_SIZE, "
-                                                  "course_utils.yaml, else cpu)")
+                                                  "course_utils.yaml, else what this machine's GPU can take)")
+    run.add_argument("--smoke", action="store_true",
+                     help="cut every training run and generation to a few steps: does every cell run? (minutes)")
+    run.add_argument("--stand-in", action="store_true",
+                     help="smoke run with random offline stand-ins for every hub model (rehearse t4 or gpu on a CPU)")
     run.add_argument("--chapter", choices=runcheck.CHAPTERS, help="only this chapter's notebooks")
     run.add_argument("--timeout", type=int, default=kernel.DEFAULT_TIMEOUT_S,
                      help="seconds per cell before a notebook fails (default: %(default)s)")

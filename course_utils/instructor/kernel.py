@@ -37,9 +37,11 @@ class CellError:
         return f"cell {self.cell}: {self.message}"
 
 
-def kernel_env(size: str, progress_dir: Path, claims_log: Path | None = None) -> dict[str, str]:
-    """The kernel's environment: ours, plus the run size, a private quiz progress file and, if
-    given, the file the notebook's claims are written to (``course_utils.claims``)."""
+def kernel_env(size: str, progress_dir: Path, claims_log: Path | None = None,
+               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: ours, plus the run size, a private quiz progress file, if given the
+    file the notebook's claims are written to (``course_utils.claims``), and any ``extra`` variables
+    (smoke mode, a cache of stand-in models)."""
     if size not in settings.SIZES:
         raise ValueError(f"run size must be one of {list(settings.SIZES)}, got {size!r}")
     env = dict(os.environ)
@@ -48,12 +50,13 @@ def kernel_env(size: str, progress_dir: Path, claims_log: Path | None = None) ->
     env.pop(claims.ENV_VAR, None)
     if claims_log is not None:
         env[claims.ENV_VAR] = str(claims_log)
-    return env
+    return env | dict(extra or {})
 
 
 @contextmanager
 def fresh_kernel(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
-                 claims_log: Path | None = None) -> Iterator[Callable[[int], CellError | None]]:
+                 claims_log: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> Iterator[Callable[[int], CellError | None]]:
     """Start a kernel for ``nb`` and yield ``run(index)``, which executes one cell in it.
 
     ``run`` returns None when the cell ran (an error in a cell tagged ``raises-exception`` counts
@@ -63,7 +66,7 @@ def fresh_kernel(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAU
 
     client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}})
     with tempfile.TemporaryDirectory(prefix="course-utils-check-") as progress_dir:
-        with client.setup_kernel(env=kernel_env(size, Path(progress_dir), claims_log)):
+        with client.setup_kernel(env=kernel_env(size, Path(progress_dir), claims_log, env)):
             yield lambda index: _run_cell(client, nb, index, timeout)
 
 
@@ -82,6 +85,11 @@ def _run_cell(client: NotebookClient, nb: NotebookNode, index: int, timeout: int
     return None
 
 
+def cells_run(nb: NotebookNode) -> int:
+    """How many of ``nb``'s code cells were executed (nbclient numbers each one it runs)."""
+    return sum(cell.cell_type == "code" and cell.get("execution_count") is not None for cell in nb.cells)
+
+
 def error_in_outputs(nb: NotebookNode, index: int) -> CellError | None:
     """The error cell ``index`` shows in its outputs, if any (for cells allowed to raise)."""
     for output in nb.cells[index].get("outputs", []):
@@ -98,16 +106,17 @@ def _error(index: int, ename: str, evalue: str) -> CellError:
 
 def run_notebook(nb: NotebookNode, folder: Path, size: str, timeout: int = DEFAULT_TIMEOUT_S,
                  stop_before: int | None = None, leave_exercises: bool = False,
-                 claims_log: Path | None = None) -> CellError | None:
+                 claims_log: Path | None = None, env: Mapping[str, str] | None = None) -> CellError | None:
     """Execute ``nb``'s code cells in order (up to ``stop_before``); the first error, or None.
 
     With ``leave_exercises`` a learner copy runs as a learner who has not done the exercises yet:
     an exercise stub that raises its ``NotImplementedError``, and the nbgrader check cells after
-    it, do not count as errors. The notebook's claims go to ``claims_log`` when it is given.
+    it, do not count as errors. The notebook's claims go to ``claims_log`` when it is given, and
+    ``env`` adds variables to the kernel's environment.
     """
     end = len(nb.cells) if stop_before is None else stop_before
     exercise_open = False  # an exercise stub was run and left unanswered
-    with fresh_kernel(nb, folder, size, timeout, claims_log) as run:
+    with fresh_kernel(nb, folder, size, timeout, claims_log, env) as run:
         for index in range(end):
             cell = nb.cells[index]
             if cell.cell_type != "code" or (error := run(index)) is None:
