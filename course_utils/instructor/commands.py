@@ -131,7 +131,7 @@ def _stand_ins(cache: Path) -> dict[str, str]:
     started = time.perf_counter()
     built = standins.build(cache)
     _warn(f"built stand-ins for {', '.join(built)} in {time.perf_counter() - started:.0f} s")
-    return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    return standins.hub_env(cache)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

@@ -214,6 +214,11 @@ def build(cache: Path, full_size: bool = False) -> list[str]:
     return written
 
 
+def hub_env(cache: Path) -> dict[str, str]:
+    """The environment variables under which ``load_model`` finds the stand-ins in ``cache`` by hub id, offline."""
+    return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+
+
 # -- which hub ids the notebooks name ----------------------------------------------------------------
 def notebook_hub_ids(folder: Path | None = None) -> set[str]:
     """The hub ids ("org/name") that the ``settings.pick(...)`` calls of the notebooks' code cells name.
