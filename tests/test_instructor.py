@@ -1,7 +1,9 @@
 """Instructor tools: the student build hides solutions and quiz keys, answer keys, the gradebook, the run check.
 
 The kernels started here run small notebooks written to tmp_path, plus ``00_start_here.ipynb``;
-the student versions of the real chapter notebooks are run only by the test marked ``slow``.
+the student versions of the real chapter notebooks are run only by the test marked ``slow``, in
+smoke mode (``course_utils.smoke``): that test is about what the student build keeps, and nbval runs
+the full notebooks.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_utils import cli
+from course_utils import cli, smoke
 from course_utils.instructor import answer_key, display_name, find_notebooks, gradebook, kernel, leaks, markers, student
 from course_utils.quiz.bank import read_yaml
 from course_utils.quiz.build import instructor_dir
@@ -157,7 +159,7 @@ def test_student_notebooks_run_up_to_their_first_exercise(notebook, tmp_path):
     target = report.notebooks[0].target
     if student.first_exercise(nbformat.read(target, as_version=4)) is None:
         pytest.skip(f"{display_name(notebook)} has no exercise")
-    run = student.check_until_first_exercise(target, "cpu")
+    run = student.check_until_first_exercise(target, "cpu", env={smoke.ENV_VAR: str(smoke.DEFAULT_STEPS)})
     assert run.passed, run.error
 
 
@@ -331,6 +333,19 @@ def test_student_build_names_a_notebook_it_cannot_read_builds_the_others_and_exi
     assert "the student build is NOT safe to hand out" in printed
     assert (out / "ex.ipynb").exists() and not (out / "broken.ipynb").exists()
 
+
+def test_student_build_check_smoke_runs_the_student_copies_in_smoke_mode_and_needs_check(tmp_path, capsys):
+    source = write_notebook(tmp_path / "smoke.ipynb", [
+        new_code_cell("from course_utils import smoke\nassert smoke.steps() == smoke.DEFAULT_STEPS"),
+        new_code_cell("### BEGIN SOLUTION\nz = 1\n### END SOLUTION", metadata=SOLUTION_CELL),
+    ])
+    out = tmp_path / "student"
+    assert cli.main(["student-build", str(source), "--out", str(out), "--check", "--smoke", "--timeout", "60"]) == 0
+    assert "ran 1 code cells up to the exercise in cell 2: pass" in capsys.readouterr().out
+    assert cli.main(["student-build", str(source), "--out", str(out), "--check", "--timeout", "60"]) == 1
+    assert "cell 1: AssertionError" in capsys.readouterr().out
+    assert cli.main(["student-build", str(source), "--out", str(out), "--smoke"]) == 2
+    assert "--smoke cuts the runs of --check: give both" in capsys.readouterr().err
 
 def test_student_build_of_the_real_notebooks_keeps_only_known_metadata():
     for notebook in REAL_NOTEBOOKS:

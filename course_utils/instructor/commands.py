@@ -30,6 +30,8 @@ def student_build(args: argparse.Namespace) -> int:
     """``course-utils student-build``: write the student notebooks, prove they leak nothing, optionally run them."""
     from course_utils.instructor import student
 
+    if args.smoke and not args.check:
+        raise ValueError("--smoke cuts the runs of --check: give both")
     report = student.build(find_notebooks(args.paths or [source_notebooks_dir()]), args.out)
     print(f"student build of {len(report.notebooks)} notebooks into {report.out} "
           f"(learner quiz banks up to date with instructor/quizzes)")
@@ -50,18 +52,21 @@ def student_build(args: argparse.Namespace) -> int:
         return 1
     print("no solution text, no quiz key and no instructor bank in the student build")
     if args.check:
-        return _check_student_notebooks([nb.target for nb in report.notebooks], chosen_size(args), args.timeout)
+        return _check_student_notebooks([nb.target for nb in report.notebooks], chosen_size(args), args.timeout,
+                                        args.smoke)
     return 0
 
 
-def _check_student_notebooks(paths: list[Path], size: str, timeout: int) -> int:
-    """Run every student notebook up to its first exercise and print one line each."""
+def _check_student_notebooks(paths: list[Path], size: str, timeout: int, quick: bool) -> int:
+    """Run every student notebook up to its first exercise and print one line each; ``quick`` is a smoke run."""
+    from course_utils import smoke
     from course_utils.instructor import student
 
+    env = {smoke.ENV_VAR: str(smoke.DEFAULT_STEPS)} if quick else {}
     failed = 0
     for path in paths:
-        _warn(f"running {path} up to its first exercise (size {size}) ...")
-        run = student.check_until_first_exercise(path, size, timeout)
+        _warn(f"running {path} up to its first exercise (size {size}{', smoke' if quick else ''}) ...")
+        run = student.check_until_first_exercise(path, size, timeout, env)
         stop = f"up to the exercise in cell {run.first_exercise}" if run.first_exercise else "to the end (no exercise)"
         status = "pass" if run.passed else f"FAIL: {run.error}"
         print(f"  {path}: ran {run.cells_run} code cells {stop}: {status}")
@@ -145,6 +150,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--out", type=Path, default=student.DEFAULT_OUT, help="output folder (default: %(default)s)")
     build.add_argument("--check", action="store_true", help="also run each student notebook up to its first exercise")
     build.add_argument("--size", choices=sizes, help="run size for --check (default: the class's size)")
+    build.add_argument("--smoke", action="store_true",
+                       help="with --check, cut every training run and generation to a few steps (minutes)")
     build.add_argument("--timeout", type=int, default=300, help="seconds per cell for --check (default: %(default)s)")
 
     key = commands.add_parser("answer-key", help="a Markdown or HTML answer key per chapter from instructor/quizzes")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from course_utils.instructor import display_name, kernel, leaks, markers
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from nbformat import NotebookNode
 
 DEFAULT_OUT = Path("build/student")
@@ -221,10 +223,12 @@ def first_exercise(nb: NotebookNode) -> int | None:
     return next((i for i, cell in enumerate(nb.cells) if markers.is_stub_cell(cell)), None)
 
 
-def check_until_first_exercise(path: Path, size: str = "cpu", timeout: int = 300) -> ExerciseRun:
+def check_until_first_exercise(path: Path, size: str = "cpu", timeout: int = 300,
+                               env: Mapping[str, str] | None = None) -> ExerciseRun:
     """Run a student notebook up to its first exercise, then check that the stub raises its error.
 
-    A notebook without an exercise is run to its end. Errors name the cell (1-based).
+    A notebook without an exercise is run to its end. Errors name the cell (1-based). ``env`` adds
+    variables to the kernel's environment (a smoke run: ``course_utils.smoke``).
     """
     import nbformat
 
@@ -232,7 +236,7 @@ def check_until_first_exercise(path: Path, size: str = "cpu", timeout: int = 300
     stub = first_exercise(nb)
     end = len(nb.cells) if stub is None else stub
     code_cells = [i for i in range(end) if nb.cells[i].cell_type == "code"]
-    with kernel.fresh_kernel(nb, path.parent, size, timeout) as run:
+    with kernel.fresh_kernel(nb, path.parent, size, timeout, env=env) as run:
         for ran, index in enumerate(code_cells):
             if (error := run(index)) is not None:
                 return ExerciseRun(path, _number(stub), ran, str(error))
