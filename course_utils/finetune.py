@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from course_utils import sft
+from course_utils import sft, smoke
 from course_utils.presets import SFTPreset
 from course_utils.train import TrainConfig, TrainResult, train
 
@@ -59,7 +59,8 @@ def fine_tune(
     "packed" (examples laid into rows of ``preset.max_length``). ``train_settings`` sets any other
     ``TrainConfig`` field (precision, gradient accumulation, checkpoints). With a ``name``, one
     line says what the run did. The trained model is ``result.model``, and ``result.prepared``
-    counts the rows kept, cut and dropped.
+    counts the rows kept, cut and dropped. In smoke mode (``course_utils.smoke``) the run reads only
+    the first few rows, as it takes only a few steps.
     """
     if steps is not None and epochs is not None:
         raise ValueError("fine_tune: give steps or epochs, not both")
@@ -67,6 +68,8 @@ def fine_tune(
         raise ValueError(f"fine_tune: steps must be at least 1 and epochs above 0, got {steps} and {epochs}")
     if batching not in ("padded", "packed"):
         raise ValueError(f"fine_tune: batching must be 'padded' or 'packed', got {batching!r}")
+    rows = rows[:smoke.cap(len(rows), smoke.ROWS)]
+    eval_rows = eval_rows and eval_rows[:smoke.cap(len(eval_rows), smoke.ROWS)]
     target = copying.deepcopy(model) if copy else model
     examples, prepared = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
     if not examples:

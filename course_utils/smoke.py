@@ -2,9 +2,10 @@
 
 An instructor checks a class setup before a lesson (``course-utils check --smoke``), and CI rehearses
 the ``t4`` and ``gpu`` sizes on a CPU with random stand-ins for the hub models (``--stand-in``).
-Neither cares what the runs learn, only that every cell runs: the library cuts training runs,
-generation and corpus reads here, in one place, so no notebook needs a knob of its own. Smoke mode is
-on when ``$COURSE_UTILS_SMOKE`` is set to a number of training steps (``1`` or more).
+Neither cares what the runs learn, only that every cell runs: the library cuts training runs, the
+rows a fine-tuning run reads, generation and corpus reads here, in one place, so no notebook needs a
+knob of its own. Smoke mode is on when ``$COURSE_UTILS_SMOKE`` is set to a number of training steps
+(``1`` or more).
 
 Results measured on runs this short are not the course's results, so in smoke mode a claim that does
 not hold is reported and recorded (``course_utils.claims``) instead of stopping the notebook.
@@ -16,7 +17,9 @@ import os
 ENV_VAR = "COURSE_UTILS_SMOKE"
 DEFAULT_STEPS = 2  # what `course-utils check --smoke` sets: a step, and one more that uses the optimizer's state
 NEW_TOKENS = 8  # tokens generated per answer: enough to pass every parsing and scoring path
-DOCUMENTS = 120  # corpus documents read: enough for a tokenizer, a bigram table and a batch of rows
+DOCUMENTS = 120  # training documents read: enough for a tokenizer, a bigram table and a few batches of rows
+HELD_OUT_DOCUMENTS = 40  # validation documents read: every one is scored, often by several models
+ROWS = 64  # instruction rows a fine-tuning run reads: two steps' worth at the largest batch a notebook sets
 
 
 def steps() -> int | None:

@@ -31,16 +31,18 @@ def test_smoke_mode_is_off_unless_the_variable_names_a_step_count(monkeypatch):
         smoke.on()
 
 
-def test_a_smoke_run_trains_a_few_steps_and_generates_a_few_tokens(smoke_on, small_model, tokenizer):
-    rows = load_instructions("train", tasks=["ticket_summary"])[:64]
-    result = fine_tune(small_model, tokenizer, rows, presets.TICKET_SFT, steps=300, copy=True)
+def test_a_smoke_run_trains_a_few_steps_on_a_few_rows_and_generates_a_few_tokens(smoke_on, small_model, tokenizer):
+    rows = load_instructions("train", tasks=["ticket_summary"])[:300]
+    result = fine_tune(small_model, tokenizer, rows, presets.TICKET_SFT, steps=300, copy=True, eval_rows=rows,
+                       eval_every=1)
     assert result.state.step == 2 and len(result.history) == 2
+    assert result.prepared.kept + sum(result.prepared.dropped.values()) == smoke.ROWS < len(rows)
     answers = complete(small_model, tokenizer, [chat_prompt(tokenizer, prompt_text(rows[0]))], max_new_tokens=64)
     assert answers[0]["new_tokens"] <= smoke.NEW_TOKENS
 
 
 def test_a_smoke_run_reads_a_few_corpus_documents(smoke_on, monkeypatch):
-    assert len(load_corpus("validation")) == smoke.DOCUMENTS
+    assert len(load_corpus("train")) == smoke.DOCUMENTS and len(load_corpus("validation")) == smoke.HELD_OUT_DOCUMENTS
     monkeypatch.delenv(smoke.ENV_VAR)
     assert len(load_corpus("validation")) > smoke.DOCUMENTS
 
