@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -346,6 +347,14 @@ def test_student_build_check_smoke_runs_the_student_copies_in_smoke_mode_and_nee
     assert "cell 1: AssertionError" in capsys.readouterr().out
     assert cli.main(["student-build", str(source), "--out", str(out), "--smoke"]) == 2
     assert "--smoke cuts the runs of --check: give both" in capsys.readouterr().err
+
+def test_a_command_without_the_instructor_extra_names_it_instead_of_a_traceback(tmp_path, monkeypatch, capsys):
+    book = write_notebook(tmp_path / "book.ipynb", [new_code_cell("x = 1")])
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # as if pip had installed the package without the extra
+    assert cli.main(["check", "--size", "cpu", str(book)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "course-utils check: error: it needs nbformat, one of the instructor tools a plain install leaves out: "
+        'pip install "llm-foundations-workbook[instructor]"\n')
 
 def test_student_build_of_the_real_notebooks_keeps_only_known_metadata():
     for notebook in REAL_NOTEBOOKS:

@@ -176,6 +176,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                      help="seconds per cell before a notebook fails (default: %(default)s)")
 
 
+NOTEBOOK_TOOLS = frozenset({"nbformat", "nbclient", "nbconvert", "ipykernel"})  # pyproject.toml's "instructor" extra
 COMMANDS = {"student-build": student_build, "answer-key": answer_key, "gradebook": gradebook, "check": check}
 
 
@@ -187,4 +188,10 @@ def run(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](args)
     except (FileNotFoundError, ValueError, StaleBanksError) as err:  # ValueError includes bad banks and markers
         _warn(f"course-utils {args.command}: error: {err}")
+        return 2
+    except ModuleNotFoundError as err:
+        if err.name not in NOTEBOOK_TOOLS:
+            raise
+        _warn(f"course-utils {args.command}: error: it needs {err.name}, one of the instructor tools a plain install "
+              f"leaves out: pip install \"llm-foundations-workbook[instructor]\"")
         return 2
