@@ -97,7 +97,16 @@ def test_resuming_after_an_interrupt_ends_like_a_whole_run(small_model, batches,
     assert saved["interrupted"] is False and saved["step"] == 6
 
 
-def test_ctrl_c_during_the_update_is_counted_with_it(small_model, batches, tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler for the test: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and then Ctrl-C rightly does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_the_update_is_counted_with_it(small_model, batches, tmp_path, ctrl_c_raises):
     """SIGINT arriving inside optimizer.step(): the update and its count still go together."""
     start = start_of(small_model)
     reference = train(fresh(small_model, start), batches, quiet(max_steps=40))
