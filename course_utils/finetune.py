@@ -68,9 +68,9 @@ def fine_tune(
         raise ValueError(f"fine_tune: steps must be at least 1 and epochs above 0, got {steps} and {epochs}")
     if batching not in ("padded", "packed"):
         raise ValueError(f"fine_tune: batching must be 'padded' or 'packed', got {batching!r}")
-    rows = rows[:smoke.cap(len(rows), smoke.ROWS)]
+    rows = smoke.first(rows, smoke.ROWS)
     if eval_rows:
-        eval_rows = eval_rows[:smoke.cap(len(eval_rows), smoke.ROWS)]
+        eval_rows = smoke.first(eval_rows, smoke.ROWS)
     target = copying.deepcopy(model) if copy else model
     examples, prepared = sft.prepare(tokenizer, rows, max_length=preset.max_length, verbose=False)
     if not examples:

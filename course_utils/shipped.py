@@ -116,7 +116,7 @@ def load_corpus(split: str = "train") -> list[dict]:
     """Documents of the pre-training corpus: ``{"id", "kind", "text"}`` rows (the first few in smoke mode)."""
     _check_split(split, CORPUS_SPLITS, "corpus")
     documents = read_jsonl(data_dir() / "corpus" / f"{split}.jsonl.gz")
-    return documents[:smoke.cap(len(documents), smoke.DOCUMENTS if split == "train" else smoke.HELD_OUT_DOCUMENTS)]
+    return smoke.first(documents, smoke.DOCUMENTS if split == "train" else smoke.HELD_OUT_DOCUMENTS)
 
 
 def load_instructions(split: str = "train", tasks: Sequence[str] | None = None) -> list[InstructionRow]:

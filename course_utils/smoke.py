@@ -13,6 +13,10 @@ not hold is reported and recorded (``course_utils.claims``) instead of stopping 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 ENV_VAR = "COURSE_UTILS_SMOKE"
 DEFAULT_STEPS = 2  # what `course-utils check --smoke` sets: a step, and one more that uses the optimizer's state
@@ -35,6 +39,16 @@ def steps() -> int | None:
 def on() -> bool:
     """Whether smoke mode is on."""
     return steps() is not None
+
+
+def kernel_env() -> dict[str, str]:
+    """The variable that turns smoke mode on, at the default step count, for a kernel started to check notebooks."""
+    return {ENV_VAR: str(DEFAULT_STEPS)}
+
+
+def first(items: Sequence[T], smoke_count: int) -> Sequence[T]:
+    """``items``, or only the first ``smoke_count`` of them in smoke mode."""
+    return items[:cap(len(items), smoke_count)]
 
 
 def cap(value: int, smoke_value: int | None) -> int:

@@ -62,7 +62,7 @@ def _check_student_notebooks(paths: list[Path], size: str, timeout: int, quick: 
     from course_utils import smoke
     from course_utils.instructor import student
 
-    env = {smoke.ENV_VAR: str(smoke.DEFAULT_STEPS)} if quick else {}
+    env = smoke.kernel_env() if quick else {}
     failed = 0
     for path in paths:
         _warn(f"running {path} up to its first exercise (size {size}{', smoke' if quick else ''}) ...")
@@ -117,7 +117,7 @@ def check(args: argparse.Namespace) -> int:
     notebooks = (find_notebooks(args.notebooks) if args.notebooks
                  else runcheck.chapter_notebooks(args.chapter) if args.chapter else find_notebooks())
     quick = args.smoke or args.stand_in
-    env = {smoke.ENV_VAR: str(smoke.DEFAULT_STEPS)} if quick else {}
+    env = smoke.kernel_env() if quick else {}
     with tempfile.TemporaryDirectory(prefix="course-utils-stand-ins-") as cache:
         if args.stand_in:
             env |= _stand_ins(Path(cache))
