@@ -48,7 +48,7 @@ CONCEPTS = {
     "C06": "Definition and characteristics of SFT datasets",
     "C07": "Size and specialisation of SFT datasets",
     "C08": "SFT data versus pre-training data",
-    "C09": "Instruction fine-tuning as a technique of SFT",
+    "C09": "Instruction tuning: many tasks in one SFT run",
     "C10": "Instruction data generation and collection",
     "C11": "Designing a dataset to adapt behaviour",
     "C12": "Generalisation from SFT",
