@@ -2,11 +2,17 @@
 no warning or stderr stream in any cell's output.
 
 nbval reports every cell as a test, so pytest's own ``--durations`` lists cells; a learner and an
-instructor care about whole notebooks, which the summary adds up.
+instructor care about whole notebooks, which the summary adds up. With ``$COURSE_UTILS_NOTEBOOK_TIMES``
+set, the sums also go to that JSON file: the measurement behind the roadmap's times
+(``python -m course_utils.roadmap FILE --note ...``).
 """
 from __future__ import annotations
 
+import json
+import os
+import platform
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +37,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
         flag = "" if seconds <= BUDGET_S else f"  OVER the {BUDGET_S} s budget"
         terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
     terminalreporter.write_line(f"{sum(_seconds.values()):7.1f} s  all notebooks")
+    target = os.environ.get("COURSE_UTILS_NOTEBOOK_TIMES")
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(json.dumps({
+            "seconds": dict(sorted(_seconds.items())), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "threads": os.environ.get("COURSE_UTILS_THREADS", "default")}, indent=1) + "\n")
+        terminalreporter.write_line(f"notebook times written to {target}")
 
 
 @pytest.hookimpl(wrapper=True)

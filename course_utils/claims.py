@@ -2,7 +2,7 @@
 
 A notebook states every result it is built to show through ``expect``, for example::
 
-    claims.expect("s1.tuned.customer_and_product", rate, at_least=0.8,
+    claims.expect("base_vs_tuned.tuned.customer_and_product", rate, at_least=0.8,
                   text="held-out tickets whose summary names the right customer and product")
 
 The learner sees the value measured on their machine beside the expected range, so a result that
@@ -26,7 +26,7 @@ from pathlib import Path
 from course_utils import smoke
 
 ENV_VAR = "COURSE_UTILS_CLAIMS"
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # "s1.tuned.customer_and_product": lower case, dots between parts
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # "base_vs_tuned.tuned.format": lower case, dots between parts
 
 
 class ClaimNotMet(AssertionError):
@@ -84,7 +84,7 @@ def _claim(name: str, value: float, at_least: float | None, at_most: float | Non
     """A checked ``Claim``: a well-formed name, a finite number (or, in smoke mode, any number: NaN holds
     no range), at least one bound, bounds in order."""
     if not NAME.match(name):
-        raise ValueError(f"claim name {name!r}: use lower-case words joined by dots, like 's1.tuned.format'")
+        raise ValueError(f"claim name {name!r}: use lower-case words joined by dots, like 'base_vs_tuned.tuned.format'")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -9,16 +9,16 @@ from course_utils import claims
 
 
 def test_a_claim_that_holds_is_shown_and_returns_nothing_for_a_notebook_to_display(capsys):
-    assert claims.expect("s1.tuned.format", 0.98, at_least=0.8, text="one-sentence summaries") is None
+    assert claims.expect("base_vs_tuned.tuned.format", 0.98, at_least=0.8, text="one-sentence summaries") is None
     assert capsys.readouterr().out == (
-        "claim s1.tuned.format: measured 0.98, expected at least 0.8: holds (one-sentence summaries)\n")
+        "claim base_vs_tuned.tuned.format: measured 0.98, expected at least 0.8: holds (one-sentence summaries)\n")
 
 
 def test_a_claim_not_met_stops_the_run_and_names_value_and_range():
-    with pytest.raises(claims.ClaimNotMet, match=r"claim c01.perplexity_ratio: measured 57, expected 1 to 2: NOT MET"):
-        claims.expect("c01.perplexity_ratio", 57, at_least=1, at_most=2)
+    with pytest.raises(claims.ClaimNotMet, match=r"claim alignment.perplexity_ratio: measured 57, expected 1 to 2: NOT MET"):
+        claims.expect("alignment.perplexity_ratio", 57, at_least=1, at_most=2)
     with pytest.raises(AssertionError):  # a claim fails a test run as an assert would
-        claims.expect("c14.repeats", 0.5, at_most=0.1)
+        claims.expect("preference.repeats", 0.5, at_most=0.1)
 
 
 def test_bounds_are_inclusive_and_ranges_read_as_words():
@@ -46,10 +46,10 @@ def test_without_a_log_nothing_is_written(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name, value, bounds, error, message", [
     ("S1 Format", 1.0, {"at_least": 0.5}, ValueError, "lower-case words joined by dots"),
-    ("s1.format", "high", {"at_least": 0.5}, TypeError, "must be a number, got str"),
-    ("s1.format", float("nan"), {"at_least": 0.5}, ValueError, "not a finite number"),
-    ("s1.format", 1.0, {}, ValueError, "give at_least, at_most or both"),
-    ("s1.format", 1.0, {"at_least": 0.9, "at_most": 0.1}, ValueError, "at_least 0.9 is above at_most 0.1"),
+    ("base_vs_tuned.format", "high", {"at_least": 0.5}, TypeError, "must be a number, got str"),
+    ("base_vs_tuned.format", float("nan"), {"at_least": 0.5}, ValueError, "not a finite number"),
+    ("base_vs_tuned.format", 1.0, {}, ValueError, "give at_least, at_most or both"),
+    ("base_vs_tuned.format", 1.0, {"at_least": 0.9, "at_most": 0.1}, ValueError, "at_least 0.9 is above at_most 0.1"),
 ])
 def test_a_malformed_claim_is_named(name, value, bounds, error, message):
     with pytest.raises(error, match=message):

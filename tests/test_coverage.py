@@ -1,6 +1,7 @@
 """Every concept and scenario of Ch.4 is taught where the quiz bank says: a section, a question, a check.
 
-For each (concept, notebook) pair below, read without executing anything:
+For each (concept, notebook) pair that a notebook's metadata names (`course_utils.concepts`, never shown
+to learners), read without executing anything:
 
 - the quiz bank has questions on the concept that name this notebook, and each of their
   sections is a Markdown heading of the notebook;
@@ -23,17 +24,28 @@ from course_utils import quiz
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
-PART1 = {
-    "ch04/01_base_vs_instruct.ipynb": ["S1", "C01", "C02"],
-    "ch04/02_sft_end_to_end.ipynb": ["S3", "C03", "C04", "C05", "C20", "C21"],
-    "ch04/03_instruction_data.ipynb": ["S2", "S4", "S5", "C06", "C07", "C08", "C10", "C11", "C17"],
-}
-PART2 = {
-    "ch04/04_generalisation.ipynb": ["C09", "C12", "C13", "C16"],
-    "ch04/05_sft_in_practice.ipynb": ["C15", "C18", "C19", "C21"],
-    "ch04/06_beyond_sft.ipynb": ["C14"],
-}
-COVERAGE = [(concept, notebook) for part in (PART1, PART2) for notebook, concepts in part.items() for concept in concepts]
+CHAPTER = "ch04"
+
+
+def taught_concepts() -> dict[str, list[str]]:
+    """Each notebook's concepts, from its metadata (``course_utils.concepts``): learners never see these ids."""
+    found = {}
+    for path in sorted((NOTEBOOKS / CHAPTER).glob("*.ipynb")):
+        concepts = nbformat.read(path, as_version=4).metadata.get("course_utils", {}).get("concepts", [])
+        found[path.relative_to(NOTEBOOKS).as_posix()] = list(concepts)
+    return found
+
+
+TAUGHT = taught_concepts()
+COVERAGE = [(concept, notebook) for notebook, concepts in TAUGHT.items() for concept in concepts]
+
+
+def test_the_chapter_notebooks_cover_every_concept_and_scenario():
+    covered = {concept for concept, _ in COVERAGE}
+    assert covered == set(quiz.CONCEPTS) | set(quiz.SCENARIOS), (
+        f"not taught: {sorted(set(quiz.CONCEPTS) | set(quiz.SCENARIOS) - covered)}; "
+        f"unknown: {sorted(covered - set(quiz.CONCEPTS) - set(quiz.SCENARIOS))}")
+
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -144,7 +156,7 @@ def test_concept_is_taught_where_the_bank_says(concept: str, notebook: str):
     assert has_assert(nb), f"{notebook} checks none of its claims with assert"
 
 
-@pytest.mark.parametrize("notebook", [*PART1, *PART2])
+@pytest.mark.parametrize("notebook", list(TAUGHT))
 def test_every_bank_question_of_the_notebook_is_shown_in_its_section(notebook: str):
     nb = read(notebook)
     by_title = {s.title: s for s in sections(nb)}

@@ -18,7 +18,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from course_utils import cli, smoke
 from course_utils.instructor import answer_key, display_name, find_notebooks, gradebook, kernel, leaks, markers, student
-from course_utils.quiz.bank import read_yaml
+from course_utils.paths import learner_notebooks_dir
+from course_utils.quiz.bank import filled_with_examples, read_yaml
 from course_utils.quiz.build import instructor_dir
 from course_utils.quiz.store import ProgressStore
 
@@ -181,7 +182,7 @@ def test_answer_key_lists_every_question_of_every_bank_with_its_right_answer(tmp
         assert all(q["id"] in text for q in bank["questions"])
         if fmt == "html":
             continue
-        for q in bank["questions"]:
+        for q in map(filled_with_examples, bank["questions"]):  # numbers from a notebook: as at size cpu
             block = question_block(text, q["id"])
             assert q["notebook"] in text and f"### {q['section']}" in text
             assert f"**Hint:** {q['hint'].strip()}" in block
@@ -374,3 +375,47 @@ def test_gradebook_command_checks_question_ids_against_the_shipped_banks(tmp_pat
             "'ch09.free'") in capsys.readouterr().err
     with open(out, newline="") as f:
         assert [row[0] for row in csv.reader(f)] == ["learner", "ada"]
+
+
+# -- written exercises: out of the student copies, into the answer key ---------------------------
+def written_cell(answer: str, scheme: str, points: int = 2) -> nbformat.NotebookNode:
+    meta = {"nbgrader": {"grade": True, "grade_id": "ch04-09-written", "locked": False, "points": points,
+                         "schema_version": 3, "solution": True, "task": False}}
+    return new_markdown_cell(f"### BEGIN SOLUTION\n{answer}\n### END SOLUTION\n\n=== BEGIN MARK SCHEME ===\n"
+                             f"{scheme}\n=== END MARK SCHEME ===", metadata=meta)
+
+
+def test_a_written_answer_becomes_an_empty_answer_cell_and_the_answer_key_prints_answer_and_scheme(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "ch04").mkdir(parents=True)
+    source = write_notebook(notebooks / "ch04" / "09_why.ipynb", [
+        new_markdown_cell("### Exercise 1: why mask? (a written answer)\n\nWhy is the prompt masked?"),
+        written_cell("Because the prompt is input, not output.", "- 1 point: input\n- 1 point: output"),
+    ])
+    report = student.build([source], tmp_path / "student")
+    assert report.ok and report.notebooks[0].changes.stubs == 1
+    assert cell_sources(tmp_path / "student" / "09_why.ipynb")[1].strip() == markers.TEXT_STUB
+
+    bank_dir = tmp_path / "instructor" / "quizzes"
+    bank_dir.mkdir(parents=True)
+    shutil.copy(instructor_dir() / "ch04.yaml", bank_dir)
+    (key,) = answer_key.write_answer_keys(bank_dir, tmp_path / "keys", notebook_dir=notebooks)
+    text = key.read_text()
+    assert "## Written exercises" in text and "#### ch04/09_why.ipynb, cell 2 · 2 points · `ch04-09-written`" in text
+    assert "Why is the prompt masked?" in text and "Because the prompt is input, not output." in text
+    assert "- 1 point: input\n- 1 point: output" in text
+
+
+def test_the_learner_copies_keep_no_model_answer_and_the_answer_key_shows_every_one(tmp_path):
+    from course_utils.instructor.exercises import written_exercises
+
+    written = [e for path in REAL_NOTEBOOKS
+               for e in written_exercises(nbformat.read(path, as_version=4), display_name(path))]
+    assert len(written) >= 9
+    keys = "\n".join(p.read_text() for p in answer_key.write_answer_keys(out=tmp_path))
+    for exercise in written:
+        learner = nbformat.read(learner_notebooks_dir() / exercise.notebook, as_version=4)
+        text = "\n".join(cell.source for cell in learner.cells)
+        assert learner.cells[exercise.cell - 1].source.strip() == markers.TEXT_STUB
+        assert exercise.answer.splitlines()[0] not in text and exercise.scheme.splitlines()[0] not in text
+        assert exercise.answer in keys and exercise.scheme in keys

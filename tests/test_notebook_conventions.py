@@ -15,6 +15,8 @@ import nbformat
 import pytest
 import yaml
 
+from course_utils.instructor.exercises import is_written_answer, written_exercises
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BANKS = ROOT / "instructor" / "quizzes"
@@ -97,6 +99,14 @@ def test_title_and_learning_goals_open_the_notebook(notebook):
     assert "learning goals" in first.source.lower(), "the first cell states the learning goals"
 
 
+def test_a_recap_of_what_came_before_opens_the_notebook(notebook):
+    _, nb = notebook
+    opening = nb.cells[0].source
+    recap = [line for line in opening.splitlines() if line.startswith("> ")]
+    assert recap and recap[0].startswith("> **So far.**"), "a '> **So far.** ...' recap under the title"
+    assert opening.index("> **So far.**") < opening.index("**Learning goals.**")
+
+
 def test_exactly_one_parameters_cell_sized_by_the_settings(notebook):
     _, nb = notebook
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -106,8 +116,9 @@ def test_exactly_one_parameters_cell_sized_by_the_settings(notebook):
 
 def test_exercises_have_nbgrader_solutions_and_checks(notebook):
     _, nb = notebook
-    solutions = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")]
-    assert len(solutions) >= 2, "at least two exercises"
+    solutions = [i for i, c in enumerate(nb.cells)
+                 if c.metadata.get("nbgrader", {}).get("solution") and not is_written_answer(c)]
+    assert len(solutions) >= 2, "at least two code exercises"
     grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
     assert len(grade_ids) == len(set(grade_ids)), "nbgrader grade ids are unique"
     for i in solutions:
@@ -122,6 +133,21 @@ def test_exercises_have_nbgrader_solutions_and_checks(notebook):
         after = nb.cells[i + 1]
         assert after.cell_type == "code" and "assert" in after.source, f"cell {i}: a check cell follows"
         assert "### BEGIN SOLUTION" not in after.source
+
+
+def test_every_notebook_asks_a_question_answered_in_words_with_a_model_answer_and_a_mark_scheme(notebook):
+    name, nb = notebook
+    exercises = written_exercises(nb, name)
+    assert exercises, "at least one written exercise (a Markdown answer cell graded by hand)"
+    for exercise in exercises:
+        heading = exercise.question.splitlines()[0]
+        assert heading.startswith("### Exercise") and "written answer" in heading, (
+            f"cell {exercise.cell}: a Markdown cell headed '### Exercise N: ... (a written answer)' asks the question")
+        assert len(exercise.answer.split()) >= 60, f"cell {exercise.cell}: a model answer in full sentences"
+        points = [int(p) for p in re.findall(r"^- (\d+) points?:", exercise.scheme, re.MULTILINE)]
+        assert points and sum(points) == exercise.points, (
+            f"cell {exercise.cell}: the mark scheme's points ({points}) add up to the cell's {exercise.points:g}")
+        assert exercise.grade_id.startswith(f"{name[:4]}-{name[5:7]}-"), f"cell {exercise.cell}: grade id"
 
 
 def test_a_summary_closes_the_notebook(notebook):
@@ -189,3 +215,28 @@ def test_notebooks_do_not_rewrite_library_logic(name):
     code = "\n".join(cell.source for cell in read(name).cells if cell.cell_type == "code")
     found = [what for pattern, what in LIBRARY_LOGIC.items() if re.search(pattern, code)]
     assert not found, f"{name} defines {', '.join(found)}"
+
+
+# -- concept ids stay out of what learners read ---------------------------------------------------
+CONCEPT_ID = re.compile(r"\b(?:C(?:0[1-9]|1\d|2[01])|S[1-5])\b")
+CODE_PREFIX = re.compile(r"""(?:\b|_)[cs](?:0[1-9]|1\d|2[01]|[1-5])(?:[._])""", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", ["00_start_here.ipynb", *CHAPTER_NOTEBOOKS])
+def test_learners_read_no_concept_ids(name):
+    """The course map's ids (C01-C21, S1-S5) live in the notebook's metadata and the banks' `concepts`
+    fields; the prose, the names in the code and the claims a run prints speak in words."""
+    found = []
+    for number, cell in enumerate(read(name).cells, 1):
+        pattern = CONCEPT_ID if cell.cell_type == "markdown" else CODE_PREFIX
+        found += [f"cell {number}: {line.strip()}" for line in cell.source.splitlines()
+                  if pattern.search(line.replace("ch02.", "").replace("ch04.", ""))]
+    assert found == [], "\n".join(found)
+
+
+def test_quiz_text_names_no_concept_ids():
+    found = [f"{q['id']} {field}" for q in bank_questions() for field in ("prompt", "hint", "explanation")
+             if CONCEPT_ID.search(q[field])]
+    found += [f"{q['id']} option {key}" for q in bank_questions() for key, opt in q.get("options", {}).items()
+              if CONCEPT_ID.search(opt["text"] + opt["feedback"])]
+    assert found == []

@@ -10,7 +10,7 @@ from course_utils import quiz
 from course_utils.paths import quiz_dir
 from course_utils.quiz import build as quiz_build
 from course_utils.quiz.bank import (
-    CONCEPTS, SCENARIOS, TOPICS, BankError, load_bank, read_yaml, tolerance_width, validate_bank,
+    CONCEPTS, SCENARIOS, TOPICS, BankError, filled_with_examples, load_bank, read_yaml, tolerance_width, validate_bank,
 )
 from course_utils.quiz.render import markdown_html, question_markdown
 from course_utils.quiz.store import ProgressStore
@@ -22,8 +22,8 @@ NOTEBOOKS = {
     "ch04/04_generalisation.ipynb", "ch04/05_sft_in_practice.ipynb", "ch04/06_beyond_sft.ipynb",
 }
 INSTRUCTOR_FILES = sorted(quiz_build.instructor_dir().glob("ch*.yaml"))
-INSTRUCTOR = {q["id"]: q for path in INSTRUCTOR_FILES for q in read_yaml(path)["questions"]}
-QUESTIONS = quiz.questions()
+INSTRUCTOR = {q["id"]: filled_with_examples(q) for path in INSTRUCTOR_FILES for q in read_yaml(path)["questions"]}
+QUESTIONS = [q.with_examples() for q in quiz.questions()]  # numbers from a notebook: the bank's examples
 CHOICE = [q for q in QUESTIONS if q.type != "numeric"]
 NUMERIC = [q for q in QUESTIONS if q.type == "numeric"]
 
@@ -108,7 +108,7 @@ def test_numeric_answers_are_right_within_the_tolerance_only(q):
 
 
 def test_relative_tolerance():
-    q = quiz.question("ch02.pretrain-flops")  # 3.6 with a tolerance of 5%
+    q = quiz.question("ch02.pretrain-flops").with_examples()  # 3.6 with a tolerance of 5%
     assert q.tolerance == "5%"
     assert q.check(3.6 * 1.04).correct and not q.check(3.6 * 1.06).correct
     assert tolerance_width("10%", -20.0) == pytest.approx(2.0)
@@ -116,7 +116,7 @@ def test_relative_tolerance():
 
 
 def test_answers_are_normalised_and_unknown_keys_explained():
-    q = quiz.question("ch04.s1")
+    q = quiz.question("ch04.s1").with_examples()
     assert q.check("(B)").correct and q.check(" b ").correct
     with pytest.raises(ValueError, match="'z' is not an option; choose one of a, b, c, d"):
         q.check("z")
@@ -124,7 +124,7 @@ def test_answers_are_normalised_and_unknown_keys_explained():
 
 
 def test_answer_records_progress(progress_file):
-    fb = quiz.question("ch04.s1").answer("a")
+    fb = quiz.question("ch04.s1").with_examples().answer("a")
     assert not fb.correct
     record = ProgressStore(progress_file).records()["ch04.s1"]
     assert record["attempts"] == 1 and record["last_answer"] == "a"
@@ -206,7 +206,8 @@ def test_markdown_shows_the_question_but_no_answer(q):
     for sealed in q.sealed.values():
         assert sealed not in md
     if q.type == "numeric":
-        assert not re.search(rf"(?<![\d.,]){re.escape(str(INSTRUCTOR[q.id]['answer']))}(?![\d,])", md)
+        answer = f"{INSTRUCTOR[q.id]['answer']:g}"
+        assert not re.search(rf"(?<![\d.,]){re.escape(answer)}(?![\d,])", md)
 
 
 def test_markdown_html_handles_the_banks_subset():
@@ -220,7 +221,7 @@ def test_markdown_html_handles_the_banks_subset():
 # -- widgets, driven from Python ---------------------------------------------------------------------------
 def test_question_view_gives_feedback_in_words_and_allows_retry_hint_and_reveal(progress_file):
     store = ProgressStore(progress_file)
-    view = QuestionView(quiz.question("ch04.s1"), store)
+    view = QuestionView(quiz.question("ch04.s1").with_examples(), store)
     assert view.reveal_button.disabled  # only after a first attempt
     view.check_button.click()
     assert "Choose an option first" in view.feedback.value
@@ -239,12 +240,12 @@ def test_multiple_and_numeric_views_use_checkboxes_and_a_number_field(progress_f
     multiple = QuestionView(quiz.question("ch02.top-p"), ProgressStore(progress_file))
     assert multiple.answer("a, b, c").correct
     assert [box.value for box in multiple.checkboxes.values()] == [True, True, True, False, False]
-    numeric = QuestionView(quiz.question("ch02.uniform-perplexity"), ProgressStore(progress_file))
+    numeric = QuestionView(quiz.question("ch02.uniform-perplexity").with_examples(), ProgressStore(progress_file))
     assert numeric.answer(2048).correct and numeric.controls.value == 2048.0
 
 
 def test_prediction_shows_the_measurement_beside_the_prediction(progress_file):
-    p = PredictionView(quiz.question("ch04.s5-run"), ProgressStore(progress_file))
+    p = PredictionView(quiz.question("ch04.s5-run").with_examples(), ProgressStore(progress_file))
     p.answer("d")
     assert "Prediction recorded: (d)" in p.feedback.value and "✓" not in p.feedback.value  # verdict waits
     p.reveal(measured=0.97, text="97% of the fields of 100 contracts are right")
@@ -255,12 +256,12 @@ def test_prediction_shows_the_measurement_beside_the_prediction(progress_file):
 
 
 def test_prediction_compares_with_the_measurement_and_survives_run_all(progress_file):
-    p = PredictionView(quiz.question("ch04.s1-run"), ProgressStore(progress_file))
+    p = PredictionView(quiz.question("ch04.s1-run").with_examples(), ProgressStore(progress_file))
     p.answer("a")  # the expected outcome, but this run measured something else
     p.reveal(measured=0.25)
     assert not p.verdict.correct
     assert "differs from the usual outcome" in p.feedback.value
-    untouched = PredictionView(quiz.question("ch04.s1-run"), ProgressStore(progress_file))
+    untouched = PredictionView(quiz.question("ch04.s1-run").with_examples(), ProgressStore(progress_file))
     untouched.reveal(measured=0.02)  # no prediction, as in a notebook run top to bottom
     assert not untouched.verdict.correct
     assert "no prediction was committed" in untouched.result.value
@@ -277,16 +278,20 @@ def test_section_view_keeps_a_score(progress_file):
 def test_show_displays_the_widget_with_a_markdown_fallback(monkeypatch):
     shown = []
     monkeypatch.setattr("course_utils.quiz.widget.display", lambda bundle, raw: shown.append(bundle))
-    quiz.show("ch04.s1")
-    quiz.show_section("ch02", concepts=["T-decoding"])
-    p = quiz.predict("ch04.s3")
+    quiz.show("ch04.s1", model="tiny-base", pairs=2400)
+    quiz.show_section("ch02", concepts=["T-tokenisation"])
+    p = quiz.predict("ch04.s3", model="tiny-base", n_test=50, pairs=1200)
     assert isinstance(p, PredictionView) and "reveal" in repr(p)
     for bundle in shown:
         assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
         assert bundle["text/markdown"].startswith(("**Quiz", "### Quiz"))
-    assert "ch02.top-p" in shown[1]["text/markdown"] and "ch02.greedy-loop" in shown[1]["text/markdown"]
+    assert "ch02.rare-name" in shown[1]["text/markdown"] and "ch02.token-facts" in shown[1]["text/markdown"]
     with pytest.raises(ValueError, match="use quiz.show"):
-        quiz.predict("ch04.s1")
+        quiz.predict("ch04.s1", model="tiny-base", pairs=2400)
+    with pytest.raises(ValueError, match=r"ch02.temperature take numbers from the notebook; show them one by one"):
+        quiz.show_section("ch02", concepts=["T-decoding"])
+    with pytest.raises(ValueError, match=r"ch04.s1 needs values from the notebook: quiz.show\('ch04.s1', model=..."):
+        quiz.show("ch04.s1")
 
 
 @pytest.mark.slow
@@ -297,10 +302,10 @@ def test_a_notebook_saved_by_a_headless_run_shows_the_question_as_markdown(progr
     from nbconvert import HTMLExporter
 
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell('from course_utils import quiz\nquiz.show("ch04.s1")'))
+    nb.cells.append(nbformat.v4.new_code_cell('from course_utils import quiz\nquiz.show("ch04.s1", model="tiny-base", pairs=2400)'))
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     (output,) = nb.cells[0].outputs
-    q = quiz.question("ch04.s1")
+    q = quiz.question("ch04.s1").with_examples()
     assert output["data"]["text/markdown"] == question_markdown(q)
     nb.metadata.pop("widgets", None)  # a notebook saved without widget state, as JupyterLab does by default
     html, _ = HTMLExporter().from_notebook_node(nb)

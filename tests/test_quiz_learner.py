@@ -54,7 +54,7 @@ def test_the_name_is_asked_on_colab_and_on_a_shared_login(monkeypatch, login, co
     log_in_as(monkeypatch, login)
     if colab:
         on_colab(monkeypatch)
-    prompt = QuestionView(quiz.question("ch04.s1")).name_prompt
+    prompt = QuestionView(quiz.question("ch04.s1").with_examples()).name_prompt
     assert prompt is not None and why in prompt.message.value
     assert "Until then your answers are kept under <code>" in prompt.message.value
     assert (prompt.name.value, prompt.save_button.description) == ("", "Save my name")
@@ -62,21 +62,21 @@ def test_the_name_is_asked_on_colab_and_on_a_shared_login(monkeypatch, login, co
 
 def test_the_name_is_not_asked_for_a_personal_login_a_name_in_the_environment_or_one_given(monkeypatch, progress_file):
     log_in_as(monkeypatch, "ada")
-    assert QuestionView(quiz.question("ch04.s1")).name_prompt is None
+    assert QuestionView(quiz.question("ch04.s1").with_examples()).name_prompt is None
     log_in_as(monkeypatch, "root")
-    assert QuestionView(quiz.question("ch04.s1"), ProgressStore(progress_file, learner="grace")).name_prompt is None
+    assert QuestionView(quiz.question("ch04.s1").with_examples(), ProgressStore(progress_file, learner="grace")).name_prompt is None
     monkeypatch.setenv("COURSE_UTILS_LEARNER", "grace")
-    assert QuestionView(quiz.question("ch04.s1")).name_prompt is None
+    assert QuestionView(quiz.question("ch04.s1").with_examples()).name_prompt is None
 
 
 # -- the widget flow ------------------------------------------------------------------------------------
 def test_answers_before_the_name_are_kept_under_the_login_and_move_to_the_name_typed(monkeypatch, progress_file):
     log_in_as(monkeypatch, "root")
-    view = QuestionView(quiz.question("ch04.s1"))
+    view = QuestionView(quiz.question("ch04.s1").with_examples())
     assert not view.answer("a").correct
     assert "Kept under the login name <code>root</code> until you give your name above" in view.feedback.value
     assert list(saved(progress_file)["learners"]) == ["root"]
-    later = PredictionView(quiz.question("ch04.s3"))
+    later = PredictionView(quiz.question("ch04.s3").with_examples())
     assert later.name_prompt is view.name_prompt  # asked once: every quiz shows the same prompt
 
     prompt = view.name_prompt
@@ -104,7 +104,7 @@ def test_the_prompt_is_shown_once_above_a_quiz_or_a_section(monkeypatch):
     log_in_as(monkeypatch, "jovyan")
     shown = []
     monkeypatch.setattr("course_utils.quiz.widget.show_bundle", lambda widget, markdown: shown.append(widget))
-    view = QuestionView(quiz.question("ch04.s1"))
+    view = QuestionView(quiz.question("ch04.s1").with_examples())
     view.display()
     section = SectionView(quiz.questions("ch04", concepts=["C21"]), "Quiz")
     section.display()
@@ -128,7 +128,7 @@ def test_set_learner_rejects_a_name_that_tells_nobody_apart(progress_file, name,
 
 def test_set_learner_saves_the_name_and_stops_the_prompt_asking(monkeypatch, progress_file, capsys):
     log_in_as(monkeypatch, "root")
-    prompt = QuestionView(quiz.question("ch04.s1")).name_prompt
+    prompt = QuestionView(quiz.question("ch04.s1").with_examples()).name_prompt
     assert quiz.set_learner(" Grace  Hopper") == "Grace Hopper"
     assert f"recorded as 'Grace Hopper' (saved in {progress_file})" in capsys.readouterr().out
     assert prompt.save_button.disabled and "Grace Hopper" in prompt.feedback.value
@@ -141,7 +141,7 @@ def test_set_learner_saves_the_name_and_stops_the_prompt_asking(monkeypatch, pro
 def test_a_corrected_name_takes_the_answers_along(monkeypatch, progress_file):
     log_in_as(monkeypatch, "root")
     quiz.set_learner("Ada Lovelase")
-    quiz.question("ch04.s1").answer("b")
+    quiz.question("ch04.s1").with_examples().answer("b")
     quiz.set_learner("Ada Lovelace")
     data = saved(progress_file)
     assert list(data["learners"]) == ["Ada Lovelace"] and data["learners"]["Ada Lovelace"]["ch04.s1"]["attempts"] == 1
@@ -170,7 +170,7 @@ def test_answers_moved_onto_a_name_that_has_the_same_question_are_merged(monkeyp
 def test_export_refuses_without_a_name_on_a_shared_login_then_writes_a_learner_named_file(monkeypatch, tmp_path,
                                                                                          capsys):
     log_in_as(monkeypatch, "root")
-    quiz.question("ch04.s1").answer("b")
+    quiz.question("ch04.s1").with_examples().answer("b")
     with pytest.raises(ValueError, match=r"runs as 'root'.*give your name first: quiz.set_learner\('Ada Lovelace'\)"):
         quiz.export()
     quiz.set_learner("Ada Lovelace")
@@ -193,7 +193,7 @@ def test_export_refuses_without_a_name_on_a_shared_login_then_writes_a_learner_n
 
 def test_export_on_a_personal_login_needs_no_name(monkeypatch, tmp_path):
     log_in_as(monkeypatch, "ada")
-    quiz.question("ch04.s1").answer("a")
+    quiz.question("ch04.s1").with_examples().answer("a")
     assert saved(quiz.export(tmp_path))["learners"]["ada"]["ch04.s1"]["attempts"] == 1
     assert (tmp_path / "progress-ada.json").is_file()
 

@@ -96,8 +96,8 @@ def test_progress_summarises_by_chapter_and_by_question(tmp_path, monkeypatch):
     path = tmp_path / "progress.json"
     monkeypatch.setenv("COURSE_UTILS_PROGRESS", str(path))
     monkeypatch.setenv("COURSE_UTILS_LEARNER", "ada")
-    quiz.question("ch04.s1").answer("a")
-    quiz.question("ch04.s1").answer("b")
+    quiz.question("ch04.s1").with_examples().answer("a")
+    quiz.question("ch04.s1").with_examples().answer("b")
     quiz.question("ch02.top-k-one").answer("b")
     ProgressStore(path, learner="someone else").record("ch04.s2", "ch04", "a", True, "nb.ipynb")
 
@@ -116,7 +116,7 @@ def test_progress_summarises_by_chapter_and_by_question(tmp_path, monkeypatch):
 def test_an_unwritable_progress_file_does_not_break_the_widget(tmp_path):
     blocked = tmp_path / "a file, not a folder"
     blocked.write_text("")
-    view = quiz.QuestionView(quiz.question("ch04.s1"), ProgressStore(blocked / "progress.json"))
+    view = quiz.QuestionView(quiz.question("ch04.s1").with_examples(), ProgressStore(blocked / "progress.json"))
     assert view.answer("b").correct
     assert "✓ Correct" in view.feedback.value and "not saved" in view.feedback.value
     assert os.path.isfile(blocked)

@@ -153,7 +153,7 @@ def test_colab_install_cell_fails_clearly_and_stops_the_notebook(colab_python, t
 QUIZ_CELLS = [
     # the learner answers a question, gives a name in the prompt above it, answers again, exports
     'from course_utils import quiz\n'
-    'view = quiz.QuestionView(quiz.question("ch02.next-token"))\n'
+    'view = quiz.QuestionView(quiz.question("ch02.next-token").with_examples())\n'
     'view.display()\n'
     'first = view.answer("b")\n'
     'view.name_prompt.name.value = "Ada Lovelace"\n'

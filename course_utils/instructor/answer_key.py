@@ -4,14 +4,17 @@ One file per chapter (``ch04-answer-key.md`` or ``.html``). It opens with a tabl
 at a glance, then gives each question under its notebook and section: the prompt, every option
 marked ✓ or ✗ with its feedback (and its range for predict questions), the expected value and
 the accepted interval of numeric questions with the feedback for answers too low or too high,
-the hint and the explanation. The HTML form is the same Markdown rendered by nbconvert, with
-MathJax for the ``$math$`` of the banks.
+the hint and the explanation. It closes with the chapter notebooks' written exercises: each
+question with its model answer and mark scheme (``exercises.py``). The HTML form is the same
+Markdown rendered by nbconvert, with MathJax for the ``$math$`` of the banks.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from course_utils.quiz.bank import KNOWN_IDS, read_yaml, tolerance_width, validate_bank
+from course_utils.instructor.exercises import WrittenExercise, exercise_markdown, written_exercises
+from course_utils.quiz.bank import KNOWN_IDS, read_yaml, tolerance_width, validate_bank, filled_with_examples
 
 DEFAULT_OUT = Path("build/answer-keys")
 FORMATS = ("md", "html")
@@ -56,6 +59,7 @@ def numeric_answer(q: dict) -> str:
 
 def short_answer(q: dict) -> str:
     """The answer in a few characters, for the table at a glance."""
+    q = filled_with_examples(q)
     if q["type"] == "numeric":
         return numeric_answer(q)
     return ", ".join(f"({key})" for key in right_keys(q))
@@ -64,7 +68,12 @@ def short_answer(q: dict) -> str:
 def question_markdown(q: dict) -> str:
     """One question with everything an instructor needs to discuss it."""
     concepts = ", ".join(f"{c} ({KNOWN_IDS[c]})" for c in q["concepts"])
-    lines = [f"#### {q['id']} · {TYPE_NAMES[q['type']]}", "", f"*Tests:* {concepts}", "", q["prompt"].strip(), ""]
+    lines = [f"#### {q['id']} · {TYPE_NAMES[q['type']]}", "", f"*Tests:* {concepts}", ""]
+    if q.get("values"):
+        given = "; ".join(f"`{name}` = {spec['example']!r}: {spec['about']}" for name, spec in q["values"].items())
+        lines += [f"*Numbers from the notebook, shown here as at size cpu:* {given}.", ""]
+    q = filled_with_examples(q)
+    lines += [q["prompt"].strip(), ""]
     if q["type"] == "numeric":
         lines.append(f"**Answer:** {numeric_answer(q)}")
         feedback = q.get("feedback", {})
@@ -90,8 +99,9 @@ def load_instructor_bank(path: Path) -> dict:
     return data
 
 
-def chapter_markdown(bank: dict, source: str) -> str:
-    """A chapter's answer key: the table at a glance, then every question by notebook and section."""
+def chapter_markdown(bank: dict, source: str, exercises: Sequence[WrittenExercise] = ()) -> str:
+    """A chapter's answer key: the table at a glance, every question by notebook and section, then
+    the chapter's written exercises with their model answers and mark schemes."""
     questions = bank["questions"]
     lines = [
         f"# Answer key: {bank['title']}", "",
@@ -108,6 +118,11 @@ def chapter_markdown(bank: dict, source: str) -> str:
         for section in dict.fromkeys(q["section"] for q in in_notebook):
             lines += [f"### {section}", ""]
             lines += [question_markdown(q) for q in in_notebook if q["section"] == section]
+    if exercises:
+        lines += ["## Written exercises", "",
+                  "Questions the notebooks ask learners to answer in words; the student copies keep only the "
+                  "question and an empty answer cell.", ""]
+        lines += [exercise_markdown(exercise) for exercise in exercises]
     return "\n".join(lines)
 
 
@@ -118,13 +133,24 @@ def to_html(markdown: str, title: str) -> str:
     return _HTML_PAGE.format(title=title, body=markdown2html_mistune(markdown))
 
 
-def write_answer_keys(bank_dir: Path | None = None, out: Path = DEFAULT_OUT, fmt: str = "md") -> list[Path]:
-    """Write one answer key per instructor bank of ``bank_dir``; return the files written."""
+def chapter_exercises(notebook_dir: Path, chapter: str) -> list[WrittenExercise]:
+    """The written exercises of a chapter's instructor notebooks (``notebooks/ch04/*.ipynb``)."""
+    import nbformat
+
+    return [exercise for path in sorted((notebook_dir / chapter).glob("*.ipynb"))
+            for exercise in written_exercises(nbformat.read(path, as_version=4), f"{chapter}/{path.name}")]
+
+
+def write_answer_keys(bank_dir: Path | None = None, out: Path = DEFAULT_OUT, fmt: str = "md",
+                      notebook_dir: Path | None = None) -> list[Path]:
+    """Write one answer key per instructor bank of ``bank_dir`` (with the written exercises of the
+    notebooks in ``notebook_dir``, the repository's ``notebooks/`` by default); return the files written."""
     from course_utils.quiz.build import instructor_dir
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
     bank_dir = bank_dir or instructor_dir()
+    notebook_dir = notebook_dir or instructor_dir().parents[1] / "notebooks"
     paths = sorted(bank_dir.glob("ch*.yaml"))
     if not paths:
         raise FileNotFoundError(f"no instructor banks (ch*.yaml) in {bank_dir}")
@@ -132,7 +158,8 @@ def write_answer_keys(bank_dir: Path | None = None, out: Path = DEFAULT_OUT, fmt
     written = []
     for path in paths:
         bank = load_instructor_bank(path)
-        markdown = chapter_markdown(bank, f"{bank_dir.parent.name}/{bank_dir.name}/{path.name}")
+        markdown = chapter_markdown(bank, f"{bank_dir.parent.name}/{bank_dir.name}/{path.name}",
+                                    chapter_exercises(notebook_dir, bank["chapter"]))
         target = out / f"{bank['chapter']}-answer-key.{fmt}"
         text = markdown if fmt == "md" else to_html(markdown, f"Answer key: {bank['title']}")
         target.write_text(text, encoding="utf-8")

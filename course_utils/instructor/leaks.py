@@ -69,12 +69,12 @@ def normalise(text: str) -> str:
 
 def quiz_keys(bank_dir: Path | None = None) -> list[QuizKey]:
     """The key of every question of the instructor banks (``instructor/quizzes/ch*.yaml``)."""
-    from course_utils.quiz.bank import read_yaml
+    from course_utils.quiz.bank import filled_with_examples, read_yaml
     from course_utils.quiz.build import instructor_dir
 
     keys = []
     for path in sorted((bank_dir or instructor_dir()).glob("ch*.yaml")):
-        for q in read_yaml(path)["questions"]:
+        for q in map(filled_with_examples, read_yaml(path)["questions"]):  # numbers from a notebook: as at cpu
             correct = q.get("correct", [])
             right = frozenset(correct if isinstance(correct, list) else [correct])
             value = float(q["answer"]) if q.get("type") == "numeric" else None

@@ -80,6 +80,19 @@ def is_stub_cell(cell: NotebookNode) -> bool:
     return cell.get("cell_type") == "code" and CODE_STUB.splitlines()[-1] in cell.get("source", "")
 
 
+def region_text(source: str, kind: str) -> str:
+    """The text inside every ``kind`` region of ``source`` ("solution" or "mark scheme"), markers left out."""
+    begin, end = (_BEGIN_SOLUTION.match, _END_SOLUTION.match) if kind == "solution" else (
+        lambda line: _BEGIN_MARK_SCHEME in line, lambda line: _END_MARK_SCHEME in line)
+    inside, lines = False, []
+    for line in source.split("\n"):
+        if begin(line) or end(line):
+            inside = bool(begin(line))
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
 def split_cell(cell: NotebookNode, where: str) -> SplitCell:
     """Take the solution regions and mark schemes out of one cell (``where`` names it in errors)."""
     stub = CODE_STUB if cell.get("cell_type") == "code" else TEXT_STUB

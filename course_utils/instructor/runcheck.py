@@ -10,7 +10,7 @@ measured, expected, held or not::
     notebook              result    cells  held  not met     time  error
     00_start_here.ipynb   pass        7/7     0        0    14.2s
     ch04/01_base_vs_i...  pass      27/27     9        0    61.0s
-      claim s1.tuned.customer_and_product: measured 0.98, expected at least 0.8: holds
+      claim base_vs_tuned.tuned.customer_and_product: measured 0.98, expected at least 0.8: holds
     ch02/03_decoding...   FAIL       7/25     0        0     3.1s  cell 7: ZeroDivisionError: division by zero
 
 Extra variables for the kernels (``env``) turn on smoke mode and point them at stand-in models

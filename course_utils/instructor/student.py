@@ -32,12 +32,14 @@ if TYPE_CHECKING:
 
 DEFAULT_OUT = Path("build/student")
 # The metadata a student notebook keeps: Jupyter's own cell keys, nbgrader's (so nbgrader can grade
-# it), the kernel, and what Colab writes. Any other key is dropped, as it may hold a solution.
+# it), the kernel, what Colab writes, and the concept ids the notebook teaches. Any other key is
+# dropped, as it may hold a solution.
 CELL_METADATA = frozenset({"tags", "collapsed", "scrolled", "deletable", "editable", "jupyter", "name", "format",
                            "nbgrader"})
 NBGRADER_METADATA = frozenset({"grade", "grade_id", "locked", "points", "schema_version", "solution", "task",
                                "checksum", "cell_type"})
-NOTEBOOK_METADATA = frozenset({"kernelspec", "language_info", "colab", "accelerator", "gpuClass"})
+NOTEBOOK_METADATA = frozenset({"kernelspec", "language_info", "colab", "accelerator", "gpuClass",
+                               "course_utils"})  # the course map's concept ids a notebook teaches
 MAX_NESTING = 100  # levels of JSON; a real notebook has under ten, and Python's own recursion ends near 1,000
 
 

@@ -4,6 +4,7 @@ In a notebook::
 
     from course_utils import quiz
     quiz.show("ch04.s1")                          # one question as a widget
+    quiz.show("ch04.s3-run", n_test=N_TEST)       # one whose text takes numbers from the run
     p = quiz.predict("ch04.s3")                   # commit a prediction ...
     # ... the experiment's cells run here ...
     p.reveal(measured=0.93, text="93% of summaries name the product")
@@ -34,14 +35,16 @@ from pathlib import Path
 from typing import Iterable
 
 from course_utils.paths import quiz_dir
-from course_utils.quiz.bank import CONCEPTS, SCENARIOS, TOPICS, Bank, BankError, Feedback, Question, load_banks, select
+from course_utils.quiz.bank import (
+    CONCEPTS, KNOWN_IDS, SCENARIOS, TOPICS, Bank, BankError, Feedback, Question, load_banks, select,
+)
 from course_utils.quiz.store import ProgressStore, ProgressWarning, login_name, on_colab
 from course_utils.quiz.widget import PredictionView, QuestionView, SectionView, name_saved
 
 __all__ = [
     "CONCEPTS", "SCENARIOS", "TOPICS", "Bank", "BankError", "Feedback", "ProgressStore", "ProgressWarning",
     "PredictionView", "Question", "QuestionView", "SectionView",
-    "banks", "export", "predict", "progress", "question", "questions", "set_learner", "show", "show_section",
+    "banks", "export", "filled", "predict", "progress", "question", "questions", "set_learner", "show", "show_section",
 ]
 
 
@@ -70,21 +73,30 @@ def question(question_id: str) -> Question:
     return all_ids[question_id]
 
 
-def show(question_id: str, store: ProgressStore | None = None) -> None:
-    """Display one question as a widget (a predict question too; use :func:`predict` to reveal)."""
-    q = question(question_id)
+def show(question_id: str, store: ProgressStore | None = None, **values) -> None:
+    """Display one question as a widget (a predict question too; use :func:`predict` to reveal).
+
+    ``values`` fill the question's ``{{...}}`` fields: the numbers of this run that its text names.
+    """
+    q = filled(question_id, values)
     view = PredictionView(q, store) if q.type == "predict" else QuestionView(q, store)
     view.display()
 
 
-def predict(question_id: str, store: ProgressStore | None = None) -> PredictionView:
+def predict(question_id: str, store: ProgressStore | None = None, **values) -> PredictionView:
     """Display a predict-then-run question; call ``.reveal(measured=..., text=...)`` after the experiment."""
-    q = question(question_id)
+    q = filled(question_id, values)
     if q.type != "predict":
         raise ValueError(f"{question_id} is a {q.type} question; use quiz.show({question_id!r})")
     view = PredictionView(q, store)
     view.display()
     return view
+
+
+def filled(question_id: str, values: dict) -> Question:
+    """The question with this run's ``values`` in its text (it must be given all it declares)."""
+    q = question(question_id)
+    return q.with_values(**values) if q.values or values else q
 
 
 def show_section(chapter: str, concepts: Iterable[str] | None = None, notebook: str | None = None,
@@ -94,6 +106,9 @@ def show_section(chapter: str, concepts: Iterable[str] | None = None, notebook: 
     chosen = select(bank.questions, concepts, notebook=notebook)
     if not chosen:
         raise ValueError(f"no {chapter} questions for concepts={concepts!r}, notebook={notebook!r}")
+    waiting = [q.id for q in chosen if q.needs_values]
+    if waiting:
+        raise ValueError(f"{', '.join(waiting)} take numbers from the notebook; show them one by one with quiz.show")
     SectionView(chosen, title or f"Quiz: {bank.title}", store).display()
 
 
@@ -106,7 +121,8 @@ def progress(by: str = "chapter", learner: str | None = None, path: str | Path |
     for q in questions():
         rec = records.get(q.id, {})
         rows.append({
-            "chapter": q.chapter, "question": q.id, "type": q.type, "concepts": ", ".join(q.concepts),
+            "chapter": q.chapter, "question": q.id, "type": q.type,
+            "topics": "; ".join(KNOWN_IDS[c] for c in q.concepts),
             "answered": bool(rec), "attempts": rec.get("attempts", 0), "solved": bool(rec.get("correct")),
             "first_try": bool(rec.get("first_try_correct")), "revealed": bool(rec.get("revealed")),
             "last_at": rec.get("last_at"),

@@ -22,21 +22,28 @@ A question (instructor form)::
       hint: "..."
       explanation: "..."
 
-Numeric questions have ``answer``, ``tolerance`` (a number, or a string such as ``"10%"``
-for a relative tolerance), an optional ``unit`` and optional ``feedback: {below, above}``
-for answers that miss low or high. Predict questions are single-choice questions whose
-options may give the ``range: [low, high]`` of measured values they stand for.
+A question whose numbers come from the run declares them under ``values`` and writes them as
+``{{name}}`` fields (see ``template.py``); the notebook passes them to ``quiz.show``::
+
+      values:
+        n_test: {about: "held-out tickets the notebook scores", example: 50}
+
+Numeric questions have ``answer`` (a number, or an expression of the values), ``tolerance``
+(a number, or a string such as ``"10%"`` for a relative tolerance), an optional ``unit`` and
+optional ``feedback: {below, above}`` for answers that miss low or high. Predict questions are
+single-choice questions whose options may give the ``range: [low, high]`` of measured values
+they stand for (each end a number, or an expression of the values).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
-from course_utils.quiz import keys
+from course_utils.quiz import keys, template
 from course_utils.quiz.store import ProgressStore
 
 CONCEPTS = {
@@ -99,7 +106,7 @@ class Option:
     text: str
     feedback: str
     check: str
-    range: tuple[float, float] | None = None  # predict questions: the measured values it stands for
+    range: tuple[float | str, float | str] | None = None  # predict questions: the measured values it stands for
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,50 @@ class Question:
     tolerance: str | float | None = None
     unit: str = ""
     feedback: dict[str, str] = field(default_factory=dict)  # numeric: text for answers below/above
+    values: dict[str, dict] = field(default_factory=dict)  # declared: name -> {about, example}
+    given: dict[str, Any] | None = None  # the values the notebook passed, once filled
+
+    # -- numbers from the notebook -----------------------------------------------------
+    @property
+    def needs_values(self) -> bool:
+        """Whether this question waits for numbers from the notebook before it can be shown."""
+        return bool(self.values) and self.given is None
+
+    def with_values(self, **given: Any) -> "Question":
+        """This question with its ``{{...}}`` fields filled from ``given`` (one value per declared name)."""
+        missing = [name for name in self.values if name not in given]
+        unknown = sorted(set(given) - set(self.values))
+        if unknown:
+            raise ValueError(f"{self.id} takes no value named {', '.join(map(repr, unknown))}"
+                             + (f"; it takes {', '.join(self.values)}" if self.values else "; it takes none"))
+        if missing:
+            raise ValueError(f"{self.id} needs {self.values_wanted(missing)}")
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(f"{self.id}: value {name!r} must be a number or text, got {value!r}")
+        return replace(
+            self, given=dict(given), prompt=template.fill(self.prompt, given), hint=template.fill(self.hint, given),
+            options=tuple(replace(o, text=template.fill(o.text, given), feedback=template.fill(o.feedback, given),
+                                  range=o.range and tuple(_bound(end, given) for end in o.range))
+                          for o in self.options),
+            feedback={side: template.fill(text, given) for side, text in self.feedback.items()},
+        )
+
+    def with_examples(self) -> "Question":
+        """This question filled with the examples its bank gives for its values (as at size cpu)."""
+        return self.with_values(**{name: spec["example"] for name, spec in self.values.items()}) if self.values else self
+
+    def values_wanted(self, names: Iterable[str] | None = None) -> str:
+        """The values ``names`` (all by default) as a notebook passes them, each with what it is."""
+        names = list(self.values if names is None else names)
+        call = ", ".join(f"{name}=..." for name in names)
+        about = "; ".join(f"{name}: {self.values[name]['about']}" for name in names)
+        return f"values from the notebook: quiz.show({self.id!r}, {call}) ({about})"
+
+    def _ready(self) -> None:
+        """Refuse to mark or explain a question whose text still waits for the notebook's numbers."""
+        if self.needs_values:
+            raise ValueError(f"{self.id} needs {self.values_wanted()}")
 
     # -- answering -------------------------------------------------------------------
     def answer(self, choice: Any, store: ProgressStore | None = None) -> Feedback:
@@ -144,6 +195,7 @@ class Question:
 
     def check(self, answer: Any) -> Feedback:
         """Mark ``answer`` (an option key, a list of keys, or a number) and explain the mark."""
+        self._ready()
         if self.type == "numeric":
             return self._check_number(answer)
         if self.type == "multiple":
@@ -191,7 +243,7 @@ class Question:
             value = float(answer)
         except (TypeError, ValueError):
             raise ValueError(f"{self.id}: expected a number, got {answer!r}") from None
-        target = float(keys.unseal(self.salt, self.id, "value", self.sealed["value"]))
+        target = self.expected_value()
         allowed = tolerance_width(self.tolerance, target)
         shown = f"{value:g}{' ' + self.unit if self.unit else ''}"
         if abs(value - target) <= allowed:
@@ -202,15 +254,23 @@ class Question:
         text = f"✗ Not quite: {shown} is too {'low' if side == 'below' else 'high'}. {note}".rstrip()
         return Feedback(self.id, False, text, value)
 
+    def expected_value(self) -> float:
+        """A numeric question's answer, unsealed (and worked out from the values, if it uses them)."""
+        self._ready()
+        answer = keys.unseal(self.salt, self.id, "value", self.sealed["value"])
+        return float(template.evaluate(answer, self.given or {}))
+
     # -- revealing -------------------------------------------------------------------
     def explanation(self) -> str:
         """The explanation, unsealed: show it once the learner has tried."""
-        return keys.unseal(self.salt, self.id, "explanation", self.sealed["explanation"])
+        self._ready()
+        text = keys.unseal(self.salt, self.id, "explanation", self.sealed["explanation"])
+        return template.fill(text, self.given or {})
 
     def solution(self) -> str:
         """The answer in words: the right option(s) or the expected value."""
         if self.type == "numeric":
-            value = float(keys.unseal(self.salt, self.id, "value", self.sealed["value"]))
+            value = self.expected_value()
             unit = f" {self.unit}" if self.unit else ""
             accepted = f" (answers within ±{self.tolerance} count as right)" if self.tolerance else ""
             return f"The expected value is {value:g}{unit}{accepted}."
@@ -220,6 +280,7 @@ class Question:
 
     def option_for(self, measured: float) -> Option | None:
         """The predict option whose range holds a measured value, if the options have ranges."""
+        self._ready()
         for opt in self.options:
             if opt.range is not None and opt.range[0] <= measured <= opt.range[1]:
                 return opt
@@ -240,6 +301,11 @@ class Bank:
             if q.id == question_id:
                 return q
         raise KeyError(question_id)
+
+
+def _bound(end: float | str, values: dict[str, Any]) -> float:
+    """One end of a predict option's range: a number, or an expression of the question's values."""
+    return float(template.evaluate(end, values)) if isinstance(end, str) else float(end)
 
 
 def tolerance_width(tolerance: str | float | None, target: float) -> float:
@@ -320,7 +386,7 @@ def validate_bank(data: dict, path: Path, kind: str) -> None:
         _validate_question(q, _Where(path, qid), chapter, kind)
 
 
-_COMMON_FIELDS = {"id", "concepts", "type", "prompt", "hint", "notebook", "section"}
+_COMMON_FIELDS = {"id", "concepts", "type", "prompt", "hint", "notebook", "section", "values"}
 _FIELDS = {
     ("instructor", "choice"): _COMMON_FIELDS | {"options", "correct", "explanation"},
     ("instructor", "numeric"): _COMMON_FIELDS | {"answer", "tolerance", "unit", "feedback", "explanation"},
@@ -360,6 +426,73 @@ def _validate_question(q: dict, where: _Where, chapter: str, kind: str) -> None:
         needed = {"explanation", "value"} if family == "numeric" else {"explanation"}
         if not isinstance(sealed, dict) or set(sealed) != needed:
             raise where.error("sealed", f"expected a mapping with {sorted(needed)}")
+    _validate_values(q, where, kind)
+
+
+def question_texts(q: dict) -> Iterator[tuple[str, str]]:
+    """(field, text) of every text of a bank question that may hold ``{{...}}`` fields."""
+    for name in ("prompt", "hint", "explanation"):
+        if isinstance(q.get(name), str):
+            yield name, q[name]
+    for key, opt in (q.get("options") or {}).items():
+        yield f"options.{key}.text", opt["text"]
+        yield f"options.{key}.feedback", opt["feedback"]
+        for end in opt.get("range") or []:
+            if isinstance(end, str):
+                yield f"options.{key}.range", "{{" + end + "}}"
+    for side, text in (q.get("feedback") or {}).items():
+        yield f"feedback.{side}", text
+    if isinstance(q.get("answer"), str):
+        yield "answer", "{{" + q["answer"] + "}}"
+
+
+def filled_with_examples(q: dict) -> dict:
+    """An instructor question as the cpu-size notebook shows it: fields filled with the declared examples."""
+    declared = q.get("values")
+    if not declared:
+        return q
+    examples = {name: spec["example"] for name, spec in declared.items()}
+    out = {k: (template.fill(v, examples) if k in ("prompt", "hint", "explanation") else v) for k, v in q.items()}
+    if isinstance(q.get("answer"), str):
+        out["answer"] = float(template.evaluate(q["answer"], examples))
+    if "options" in q:
+        out["options"] = {key: {**opt, "text": template.fill(opt["text"], examples),
+                                "feedback": template.fill(opt["feedback"], examples),
+                                **({"range": [_bound(end, examples) for end in opt["range"]]} if "range" in opt else {})}
+                          for key, opt in q["options"].items()}
+    if "feedback" in q:
+        out["feedback"] = {side: template.fill(text, examples) for side, text in q["feedback"].items()}
+    return out
+
+
+def _validate_values(q: dict, where: _Where, kind: str) -> None:
+    """Every ``{{...}}`` field uses declared values only, every value is used (in an instructor bank,
+    whose explanations are not sealed), and the examples fill every field."""
+    declared = q.get("values", {})
+    if not isinstance(declared, dict) or not all(
+            isinstance(v, dict) and set(v) == {"about", "example"} and isinstance(v["about"], str)
+            and isinstance(v["example"], (int, float, str)) for v in declared.values()):
+        raise where.error("values", "expected a mapping of names to {about: text, example: value}")
+    examples = {name: spec["example"] for name, spec in declared.items()}
+    used: set[str] = set()
+    for name, text in question_texts(q):
+        for expression, _ in template.fields(text):
+            try:
+                names = template.names_in(expression)
+            except template.TemplateError as err:
+                raise where.error(name, str(err)) from None
+            undeclared = names - set(declared)
+            if undeclared:
+                raise where.error(name, f"{{{{{expression}}}}} uses {sorted(undeclared)[0]!r}, not declared "
+                                        "under 'values'")
+            used |= names
+        try:
+            template.fill(text, examples)
+        except (template.TemplateError, ArithmeticError, TypeError, ValueError) as err:
+            raise where.error(name, f"cannot be filled with the examples: {err}") from None
+    unused = sorted(set(declared) - used)
+    if unused and kind == "instructor":
+        raise where.error(f"values.{unused[0]}", "declared but used in no text of the question")
 
 
 def _validate_options(q: dict, where: _Where, kind: str) -> None:
@@ -383,15 +516,25 @@ def _validate_options(q: dict, where: _Where, kind: str) -> None:
             where.text(opt, "check", f"options.{key}.check")
         if "range" in opt:
             low_high = opt["range"]
-            if q["type"] != "predict" or not _is_range(low_high):
-                raise where.error(f"options.{key}.range", "only predict options have a range [low, high]")
+            if q["type"] != "predict" or not _is_range(low_high, q.get("values")):
+                raise where.error(f"options.{key}.range", "only predict options have a range [low, high] "
+                                                          "(numbers, or expressions of the question's values)")
     if kind == "instructor":
         _validate_correct(q, where, list(options))
 
 
-def _is_range(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
-            and value[0] <= value[1])
+def _is_range(value: Any, declared: dict | None) -> bool:
+    """Whether ``value`` is [low, high], its ends numbers or (with declared values) expressions of them."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    if not all(isinstance(v, (int, float)) or (isinstance(v, str) and declared) for v in value):
+        return False
+    examples = {name: spec.get("example") for name, spec in (declared or {}).items() if isinstance(spec, dict)}
+    try:
+        low, high = (_bound(end, examples) for end in value)
+    except (template.TemplateError, ArithmeticError, TypeError, ValueError):
+        return False
+    return low <= high
 
 
 def _validate_correct(q: dict, where: _Where, option_keys: list[str]) -> None:
@@ -404,8 +547,9 @@ def _validate_correct(q: dict, where: _Where, option_keys: list[str]) -> None:
 
 
 def _validate_numeric(q: dict, where: _Where, kind: str) -> None:
-    if kind == "instructor" and not isinstance(q.get("answer"), (int, float)):
-        raise where.error("answer", "expected a number")
+    answer = q.get("answer")
+    if kind == "instructor" and not isinstance(answer, (int, float)) and not (isinstance(answer, str) and q.get("values")):
+        raise where.error("answer", "expected a number (or an expression of the question's values)")
     tolerance = q.get("tolerance")
     relative = isinstance(tolerance, str) and re.fullmatch(r"\d+(\.\d+)?%", tolerance)
     if not relative and not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -424,7 +568,8 @@ def learner_bank_data(data: dict) -> dict:
         out = {k: v for k, v in q.items() if k not in ("correct", "answer", "explanation")}
         sealed = {"explanation": keys.seal(salt, q["id"], "explanation", q["explanation"].strip())}
         if q["type"] == "numeric":
-            sealed["value"] = keys.seal(salt, q["id"], "value", repr(float(q["answer"])))
+            answer = q["answer"] if isinstance(q["answer"], str) else repr(float(q["answer"]))
+            sealed["value"] = keys.seal(salt, q["id"], "value", answer)
         else:
             right = set(q["correct"]) if q["type"] == "multiple" else {q["correct"]}
             out["options"] = {
@@ -455,6 +600,7 @@ def _question(q: dict, chapter: str, salt: str) -> Question:
         prompt=q["prompt"].strip(), hint=q["hint"].strip(), notebook=q["notebook"], section=q["section"],
         salt=salt, sealed=dict(q["sealed"]), options=options, tolerance=q.get("tolerance"),
         unit=q.get("unit", ""), feedback={k: v.strip() for k, v in q.get("feedback", {}).items()},
+        values=dict(q.get("values", {})),
     )
 
 

@@ -22,7 +22,7 @@ TYPE_NOTES = {
 
 def question_markdown(q: Question) -> str:
     """The question without its answer, for a notebook viewed where no kernel runs."""
-    lines = [f"**Quiz {q.id}** · {TYPE_NOTES[q.type]} · tests {', '.join(q.concepts)}", "", q.prompt, ""]
+    lines = [f"**Quiz {q.id}** · {TYPE_NOTES[q.type]}", "", q.prompt, ""]
     for opt in q.options:
         lines.append(f"- **({opt.key})** {opt.text}")
     if q.type == "numeric":

@@ -143,7 +143,7 @@ class QuestionView:
         self.listeners: list[Callable[[Feedback], None]] = []  # told after every check
 
         q = question
-        header = f"**Quiz {q.id}** · tests {', '.join(q.concepts)}"
+        header = f"**Quiz {q.id}**"
         self.prompt = widgets.HTMLMath(markdown_html(f"{header}\n\n{q.prompt}"))
         self.controls = self._make_controls()
         self.check_button = widgets.Button(description=self.check_label, button_style="primary")

@@ -52,12 +52,14 @@ def sha256(path: Path) -> str:
 
 def checksums(root: Path) -> dict[str, str]:
     """SHA-256 of every shipped file under ``root`` except the manifest, Python files, the quiz banks and
-    learner notebooks (built from ``instructor/`` and ``notebooks/`` by their own commands), and the
-    hand-written pairs (written by people, not by this build)."""
+    learner notebooks (built from ``instructor/`` and ``notebooks/`` by their own commands), the notebook
+    times (a CI measurement, kept by ``python -m course_utils.roadmap``), and the hand-written pairs
+    (written by people, not by this build)."""
     return {
         str(p.relative_to(root)): sha256(p)
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST and p.suffix != ".py" and "__pycache__" not in p.parts
+        if p.is_file() and p.name not in (MANIFEST, "notebook_times.json") and p.suffix != ".py"
+        and "__pycache__" not in p.parts
         and not {"quizzes", "notebooks", "handwritten"} & set(p.relative_to(root).parts)
     }
 
