@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -356,13 +357,24 @@ def diversity_table(samples: Mapping[str, Sequence[str]]) -> pd.DataFrame:
 
 
 # -- side by side ------------------------------------------------------------------------------
+RIGHT_FACT = "background:#1a7f37; color:#ffffff; border-radius:3px; padding:0 2px"  # reads on light and dark pages
+WRONG_FACT = "background:#cf222e; color:#ffffff; border-radius:3px; padding:0 2px"
+
+
 @dataclass
 class SideBySide:
-    """Completions of the same prompts by several models: a table with a row per prompt, a column per model."""
+    """Completions of the same prompts by several models: a table with a row per prompt, a column per model.
+
+    Given ``facts`` (per prompt, the values a right answer names) and ``others`` (per field, the values
+    other inputs have), the HTML table marks every fact an answer gets right in green (✓) and every
+    value of another input in red (✗), and lists under each answer the facts it leaves out.
+    """
 
     prompts: list[str]
     outputs: dict[str, list[str]]  # model name -> one completion per prompt
     width: int = 36  # characters per column in the plain-text table
+    facts: list[dict[str, str]] | None = None  # per prompt: field -> the value a right answer names
+    others: dict[str, set[str]] | None = None  # field -> values of other inputs: in an answer, a wrong fact
 
     def rows(self) -> list[list[str]]:
         """The table's cells: a header row, then one row per prompt."""
@@ -376,9 +388,39 @@ class SideBySide:
         # untrained model's output may have no spaces at all, and would push the other columns away.
         cell = 'style="text-align:left; vertical-align:top; white-space:pre-wrap; overflow-wrap:anywhere"'
         head = "".join(f"<th {cell}>{html.escape(h)}</th>" for h in header)
-        rows = "".join("<tr>" + "".join(f"<td {cell}>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
-        return (f'<table style="table-layout:fixed; width:100%"><thead><tr>{head}</tr></thead>'
+        rows = "".join("<tr>" + f"<td {cell}>{html.escape(row[0])}</td>"
+                       + "".join(f"<td {cell}>{self._answer_html(c, i)}</td>" for c in row[1:]) + "</tr>"
+                       for i, row in enumerate(body))
+        legend = ""
+        if self.facts:
+            legend = (f'<p>In the answers: <span style="{RIGHT_FACT}">a fact of this input ✓</span> '
+                      f'<span style="{WRONG_FACT}">a value from another input ✗</span>; '
+                      "under each answer, the facts it leaves out.</p>")
+        return (f'{legend}<table style="table-layout:fixed; width:100%"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{rows}</tbody></table>")
+
+    def _answer_html(self, text: str, i: int) -> str:
+        """One answer as HTML, its right and wrong facts marked when the table knows the facts."""
+        if not self.facts:
+            return html.escape(text)
+        right = {field: value for field, value in self.facts[i].items() if isinstance(value, str) and value}
+        spans = [(m.start(), m.end(), "right") for value in right.values()
+                 for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
+        spans += [(m.start(), m.end(), "wrong") for field, values in (self.others or {}).items()
+                  for value in values if value and value.lower() != right.get(field, "").lower()
+                  for m in re.finditer(rf"\b{re.escape(value)}\b", text, re.IGNORECASE)]
+        out, at = [], 0
+        for start, end, kind in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
+            if start < at:
+                continue  # inside a longer mark already made
+            style, mark = (RIGHT_FACT, "✓") if kind == "right" else (WRONG_FACT, "✗")
+            out += [html.escape(text[at:start]), f'<span style="{style}">{html.escape(text[start:end])} {mark}</span>']
+            at = end
+        out.append(html.escape(text[at:]))
+        missing = [field for field, value in right.items() if value.lower() not in text.lower()]
+        if missing:
+            out.append(f'<br><small>leaves out: {html.escape(", ".join(missing))}</small>')
+        return "".join(out)
 
     def __str__(self) -> str:
         header, *body = self.rows()
@@ -403,17 +445,26 @@ def side_by_side(
     prompts: Sequence[str],
     max_new_tokens: int = 60,
     chat: bool = True,
+    facts: Sequence[dict[str, str]] | None = None,
+    others: dict[str, set[str]] | None = None,
 ) -> SideBySide:
     """Greedy answers of every model to every prompt, for comparing, say, a base model with its tuned version.
 
     With ``chat`` each prompt is wrapped in that model's chat template (as the user's turn);
-    without it the prompt is continued as plain text.
+    without it the prompt is continued as plain text. ``facts`` and ``others`` mark the answers'
+    right and wrong facts (see :class:`SideBySide`; ``field_values`` gives ``others``).
     """
     outputs: dict[str, list[str]] = {}
     for name, (model, tokenizer) in models.items():
         texts = [chat_prompt(tokenizer, p) if chat else p for p in prompts]
         outputs[name] = [r["text"] for r in complete(model, tokenizer, texts, max_new_tokens)]
-    return SideBySide(list(prompts), outputs)
+    return SideBySide(list(prompts), outputs, facts=list(facts) if facts else None, others=others)
+
+
+def field_values(rows: Sequence[dict], fields: Sequence[str]) -> dict[str, set[str]]:
+    """Every value each of ``fields`` takes in ``rows``: the names an answer could take from another input."""
+    return {field: {row["fields"][field] for row in rows if isinstance(row["fields"].get(field), str)}
+            for field in fields}
 
 
 def sampled_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict],

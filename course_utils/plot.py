@@ -9,7 +9,9 @@ axis, on the right) while a run goes on, in the cell that started it:
 ``plot.trainer_callback()`` draws the same figure for a ``transformers.Trainer`` or a TRL
 ``SFTTrainer``. ``compare_runs`` puts several finished runs on one figure, ``bar_chart``
 draws the per-task tables of ``course_utils.evaluate`` and ``line_chart`` the measures of a sweep.
-``show_mask`` shows which tokens of an SFT batch the loss is computed on.
+``show_mask`` shows which tokens of an SFT batch the loss is computed on. ``score_heatmap``,
+``stacked_bars`` and ``cost_chart`` draw a grid of scores, the parts of a whole and a cost that
+grows as a power of the size; ``pipeline`` draws the stages that make a chat model.
 
 How the live plot redraws, and why this way. The figure is shown once with a display id and
 then replaced in place (``DisplayHandle.update``), at most every ``every_s`` seconds and once
@@ -64,7 +66,21 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from course_utils.train import IGNORE
 
 X_AXES = {"step": "step", "tokens_seen": "tokens seen"}
+# Axis titles in words for the columns and metrics the library's tables and runs use.
+AXIS_NAMES = {
+    "loss": "training loss (cross-entropy per token)", "val_loss": "validation loss (cross-entropy per token)",
+    "token_accuracy": "share of target tokens predicted right", "score": "score (share of fields right)",
+    "format_ok": "share of answers in the required form", "correct": "share of answers with every fact right",
+    "rate": "share of answers", "lr": "learning rate",
+}
+# Colours that read on a white page and on JupyterLab's dark one, and for the common colour blindnesses.
+SCORE_SCALE = "Viridis"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def axis_name(column: str) -> str:
+    """A column or metric name as an axis title: ``val_loss`` -> ``validation loss (...)``; others with spaces."""
+    return AXIS_NAMES.get(column, column.replace("_", " "))
 
 
 def ema(values: Sequence[float], smooth: float) -> list[float]:
@@ -319,8 +335,8 @@ def compare_runs(
         ys = _column(points, metric)
         fig.add_trace(go.Scatter(x=_column(points, x), y=ema(ys, smooth) if smooth else ys, name=str(name),
                                  mode="lines+markers" if len(points) < 30 else "lines"))
-    fig.update_layout(title=title or f"{metric} by run", height=height, hovermode="x unified",
-                      xaxis_title=X_AXES[x], yaxis_title=metric)
+    fig.update_layout(title=title or f"{axis_name(metric)} by run", height=height, hovermode="x unified",
+                      xaxis_title=X_AXES[x], yaxis_title=axis_name(metric))
     return fig
 
 
@@ -338,9 +354,9 @@ def bar_chart(
             raise ValueError(f"table {name or ''!r} has no column {column!r}; its columns are {list(t.columns)}")
         fig.add_trace(go.Bar(x=[str(i) for i in t.index], y=t[column].tolist(), name=name or column,
                              text=[f"{v:.2f}" for v in t[column]], textposition="outside"))
-    fig.update_layout(title=title or f"{column} per task", height=height, barmode="group",
-                      showlegend=len(tables) > 1, xaxis_title=tables[next(iter(tables))].index.name or "",
-                      yaxis_title=column)
+    fig.update_layout(title=title or f"{axis_name(column)} per task", height=height, barmode="group",
+                      showlegend=len(tables) > 1, xaxis_title=axis_name(tables[next(iter(tables))].index.name or ""),
+                      yaxis_title=axis_name(column))
     if all(t[column].between(0, 1).all() for t in tables.values()):
         fig.update_yaxes(range=[0, 1.1])
     return fig
@@ -405,6 +421,104 @@ def mean_sd_chart(runs: pd.DataFrame, x: str, y: str, line: str, title: str, x_t
     if runs[y].between(0, 1).all():
         fig.update_yaxes(range=[0, 1.05])
     return fig
+
+
+def score_heatmap(table: pd.DataFrame, title: str, x_title: str, y_title: str, value_title: str = "score",
+                  height: int | None = None) -> go.Figure:
+    """A table of shares (0 to 1) as a heat map with each number written in its square, first row at the
+    top: a grid of scores (tasks by test set, say) read at a glance. Columns of a two-level table are
+    labelled "outer · inner"."""
+    columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    fig = go.Figure(go.Heatmap(
+        z=table.to_numpy(dtype=float).tolist(), x=columns, y=[str(i) for i in table.index], zmin=0, zmax=1,
+        colorscale=SCORE_SCALE, colorbar={"title": value_title}, texttemplate="%{z:.2f}", xgap=2, ygap=2,
+        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_title}: %{{z:.3f}}<extra></extra>"))
+    fig.update_layout(title=title, height=height or 140 + 42 * len(table), xaxis_title=x_title, yaxis_title=y_title)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def stacked_bars(table: pd.DataFrame, title: str, y_title: str, legend_title: str, height: int = 420) -> go.Figure:
+    """One bar per column of ``table``, stacked from its rows: the parts of a whole side by side (the
+    memory of two training setups, say), each part labelled with its size."""
+    fig = go.Figure([go.Bar(x=[str(c) for c in table.columns], y=table.loc[part].tolist(), name=str(part),
+                            text=[f"{v:,.1f}" for v in table.loc[part]], textposition="inside")
+                     for part in table.index])
+    totals = table.sum()
+    fig.add_trace(go.Scatter(x=[str(c) for c in table.columns], y=totals.tolist(), mode="text", showlegend=False,
+                             text=[f"total {v:,.1f}" for v in totals], textposition="top center", hoverinfo="skip"))
+    fig.update_layout(title=title, height=height, barmode="stack", legend_title_text=legend_title,
+                      yaxis_title=y_title, yaxis_range=[0, 1.15 * float(totals.max())])
+    return fig
+
+
+def cost_chart(cost: pd.DataFrame, title: str, x: str = "parameters", y: str = "FLOPs (6ND)",
+               hover: Sequence[str] = (), height: int = 460) -> go.Figure:
+    """Compute against model size on log-log axes, one labelled point per row of ``cost`` (as from
+    ``compute.training_cost``): a power law is a straight line there, so "the square of the size" reads
+    as a slope of 2. ``hover`` names columns shown when the pointer rests on a point (the run times)."""
+    hover_text = ["<br>".join(f"{column}: {cost.loc[name, column]}" for column in hover) for name in cost.index]
+    fig = go.Figure(go.Scatter(x=cost[x].tolist(), y=cost[y].tolist(), mode="markers+text",
+                               text=[str(i) for i in cost.index], textposition="middle right",
+                               hovertext=hover_text, hoverinfo="text+x+y", marker={"size": 10}))
+    fig.update_layout(title=title, height=height, showlegend=False,
+                      xaxis={"title": f"{x} (log scale)", "type": "log"},
+                      yaxis={"title": f"{y} (log scale)", "type": "log", "exponentformat": "power"})
+    return fig
+
+
+PIPELINE = (  # (stage, what it trains on, what comes out, where the workbook shows it)
+    ("pre-training", "raw documents, every token a target", "base model", "Chapter 2"),
+    ("supervised fine-tuning", "(instruction, response) pairs, loss on the response", "instruction model",
+     "notebooks 04/01-05"),
+    ("preference learning", "(prompt, chosen, rejected) pairs, DPO or a reward model", "aligned model",
+     "notebook 04/06"),
+)
+
+
+def pipeline(current: str | None = None) -> Any:
+    """The training pipeline of a chat model as a diagram: pre-training, then SFT, then preference
+    learning, each with its data and its result. ``current`` (a stage's name) is drawn highlighted.
+    Returns an ``IPython.display.SVG``; its boxes carry their own colours, so it reads in light and
+    dark themes alike."""
+    from IPython.display import SVG
+
+    names = [stage for stage, *_ in PIPELINE]
+    if current is not None and current not in names:
+        raise ValueError(f"current must be one of {names}, got {current!r}")
+    box_w, box_h, gap, top = 250, 132, 46, 30
+    parts = []
+    for i, (stage, data, result, where) in enumerate(PIPELINE):
+        x = 10 + i * (box_w + gap)
+        lit = stage == current
+        fill, edge, ink = ("#1f4e79", "#0b2e4f", "#ffffff") if lit else ("#e8eef5", "#4a6fa5", "#13243a")
+        parts.append(f'<rect x="{x}" y="{top}" width="{box_w}" height="{box_h}" rx="10" fill="{fill}" '
+                     f'stroke="{edge}" stroke-width="2"/>')
+        lines = [(stage, 17, "bold"), *((w, 13, "normal") for w in _wrap(data, 34)), (f"→ {result}", 14, "bold"),
+                 (where, 12, "normal")]
+        for k, (text, size, weight) in enumerate(lines):
+            parts.append(f'<text x="{x + box_w / 2}" y="{top + 26 + 21 * k}" font-size="{size}" font-weight="{weight}" '
+                         f'text-anchor="middle" fill="{ink}" font-family="sans-serif">{html.escape(text)}</text>')
+        if i:
+            y = top + box_h / 2
+            parts.append(f'<path d="M{x - gap + 6},{y} L{x - 8},{y}" stroke="#4a6fa5" stroke-width="3" '
+                         f'marker-end="url(#arrow)"/>')
+    width = 20 + len(PIPELINE) * box_w + (len(PIPELINE) - 1) * gap
+    arrow = ('<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="6" refY="3" orient="auto">'
+             '<path d="M0,0 L0,6 L7,3 z" fill="#4a6fa5"/></marker></defs>')
+    return SVG(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + box_h + 20}" '
+               f'viewBox="0 0 {width} {top + box_h + 20}">{arrow}{"".join(parts)}</svg>')
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 # -- which tokens are targets ---------------------------------------------------------------------

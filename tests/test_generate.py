@@ -14,6 +14,7 @@ from course_utils.generate import (
     complete,
     distinct_n,
     encode_prompt,
+    field_values,
     filter_logits,
     generate_ids,
     next_token_distribution,
@@ -273,3 +274,16 @@ def test_sample_without_stop_at_eos_runs_on_past_the_end_of_a_document(tiny_base
     text = sample(model, tokenizer, "The Brightwell kettle", 60, do_sample=False, stop_at_eos=False)
     assert text == tokenizer.decode(run_on, skip_special_tokens=True)
     assert len(sample(model, tokenizer, "The Brightwell kettle", 60, do_sample=False)) < len(text)
+
+
+def test_side_by_side_marks_right_facts_wrong_names_and_what_an_answer_leaves_out():
+    facts = [{"customer": "Arvid Petrov", "product": "Arcworks D3", "request": "return label"}]
+    others = {"customer": {"Arvid Petrov", "Hugo Lund"}, "product": {"Arcworks D3", "Lumo B2"}}
+    table = SideBySide(["p"], {"a": ["Hugo Lund reports that his Arcworks D3 broke."]}, facts=facts, others=others)
+    html = table._repr_html_()
+    assert '#cf222e; color:#ffffff; border-radius:3px; padding:0 2px">Hugo Lund ✗</span>' in html
+    assert '#1a7f37; color:#ffffff; border-radius:3px; padding:0 2px">Arcworks D3 ✓</span>' in html
+    assert "leaves out: customer, request" in html
+    assert "✓" not in SideBySide(["p"], {"a": ["Arcworks D3"]})._repr_html_()  # no facts, no marks
+    assert field_values([{"fields": {"customer": "A", "n": 3}}, {"fields": {"customer": "B"}}], ["customer"]) == \
+        {"customer": {"A", "B"}}

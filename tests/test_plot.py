@@ -271,3 +271,49 @@ def test_mean_sd_chart_draws_each_arm_as_the_mean_of_its_seeds_with_their_spread
     assert list(fig.data[1].error_y.array) == pytest.approx([0.0, runs["score"].iloc[6:].std()])
     assert fig.layout.xaxis.type == "log" and tuple(fig.layout.yaxis.range) == (0, 1.05)
     assert "2 runs" in fig.layout.yaxis.title.text
+
+
+# -- figures in place of wide tables -------------------------------------------------------------
+def test_axes_say_in_words_what_a_column_holds():
+    fig = compare_runs({"a": [{"step": 1, "val_loss": 2.0}], "b": [{"step": 1, "val_loss": 1.5}]}, metric="val_loss")
+    assert fig.layout.yaxis.title.text == "validation loss (cross-entropy per token)"
+    table = pd.DataFrame({"format_ok": [0.5, 1.0]}, index=pd.Index(["x", "y"], name="task"))
+    assert bar_chart(table, column="format_ok").layout.yaxis.title.text == "share of answers in the required form"
+    assert plot_module.axis_name("tokens_seen") == "tokens seen"
+
+
+def test_a_score_grid_becomes_a_heat_map_with_its_numbers_written_in():
+    grid = pd.DataFrame({("base", "test"): [0.1, 0.25], ("tuned", "test"): [0.9, 0.75]}, index=["urgency", "mean"])
+    fig = plot_module.score_heatmap(grid, "Scores", "model · test set", "task type")
+    (heat,) = fig.data
+    assert list(heat.x) == ["base · test", "tuned · test"] and list(heat.y) == ["urgency", "mean"]
+    assert [list(row) for row in heat.z] == [[0.1, 0.9], [0.25, 0.75]] and heat.texttemplate == "%{z:.2f}"
+    assert (heat.zmin, heat.zmax) == (0, 1) and fig.layout.yaxis.autorange == "reversed"
+
+
+def test_parts_of_a_whole_stack_into_one_bar_per_setup_with_its_total():
+    memory = pd.DataFrame({"full": [10.0, 10.0, 20.0, 80.0], "LoRA": [10.0, 0.5, 1.0, 78.0]},
+                          index=["weights", "gradients", "AdamW state", "activations"])
+    fig = plot_module.stacked_bars(memory, "Memory", "megabytes", "part")
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [b.name for b in bars] == list(memory.index) and fig.layout.barmode == "stack"
+    (totals,) = [t for t in fig.data if t.type == "scatter"]
+    assert list(totals.text) == ["total 120.0", "total 89.5"]
+
+
+def test_the_cost_chart_is_log_log_with_a_labelled_point_per_run():
+    cost = pd.DataFrame({"parameters": [1e6, 1e9], "FLOPs (6ND)": [1.2e14, 1.2e20], "time here": ["4 hours", "500 years"]},
+                        index=["small", "large"])
+    fig = plot_module.cost_chart(cost, "Cost", hover=["time here"])
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert list(fig.data[0].text) == ["small", "large"] and "time here: 500 years" in fig.data[0].hovertext[1]
+
+
+def test_the_pipeline_diagram_names_every_stage_and_lights_the_current_one():
+    svg = plot_module.pipeline("supervised fine-tuning").data
+    for stage, _, result, _ in plot_module.PIPELINE:
+        assert stage in svg and result in svg
+    assert svg.count('fill="#1f4e79"') == 1  # one highlighted box
+    assert 'fill="#1f4e79"' not in plot_module.pipeline().data
+    with pytest.raises(ValueError, match="current must be one of"):
+        plot_module.pipeline("RLHF")

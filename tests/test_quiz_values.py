@@ -32,10 +32,8 @@ def test_fields_are_filled_with_their_formats_and_whole_numbers_get_separators()
     assert template.fill("{{count(k, 'seed', 'seeds')}} of {{x}}", {"k": 3, "x": 0.123456}) == "3 seeds of 0.123"
 
 
-@pytest.mark.parametrize("seconds, said", [(40, "40 seconds"), (700, "12 minutes"), (16500, "4.6 hours"),
-                                           (3 * 86400, "3.0 days")])
-def test_durations_are_said_in_the_unit_a_person_would_use(seconds, said):
-    assert template.duration(seconds) == said
+def test_a_duration_field_says_it_as_the_rest_of_the_workbook_does():
+    assert template.fill("{{duration(3.6e14 / (gflops * 1e9))}}", {"gflops": 21.8}) == "4.6 hours"
 
 
 @pytest.mark.parametrize("expression", ["__import__('os')", "n.real", "[n]", "open('x')", "n if n else 1", "n[0]"])

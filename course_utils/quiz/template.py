@@ -31,12 +31,10 @@ def count(n: float, singular: str, plural: str) -> str:
 
 
 def duration(seconds: float) -> str:
-    """A length of time in the unit a person would use: ``"40 seconds"``, ``"12 minutes"``, ``"4.6 hours"``."""
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= 2 * size:
-            amount = seconds / size
-            return f"{amount:.0f} {unit}" if amount >= 10 else f"{amount:.1f} {unit}"
-    return f"{seconds:.0f} seconds"
+    """A length of time in the largest unit that fits, as ``compute.duration`` writes it everywhere."""
+    from course_utils.compute import duration as in_units  # imported when a field asks: it loads torch
+
+    return in_units(seconds)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

@@ -14,7 +14,8 @@ WRONG, RIGHT = "a", "b"  # see instructor/quizzes/ch04.yaml
 
 
 def test_quiz_widget_marks_a_wrong_then_a_right_answer(lab, page, artifacts, lab_progress):
-    write_notebook(lab.root_dir / "quiz_check.ipynb", f'from course_utils import quiz\nquiz.show("{QUESTION}")')
+    write_notebook(lab.root_dir / "quiz_check.ipynb",
+                   f'from course_utils import quiz\nquiz.show("{QUESTION}", model="tiny-base", pairs=2400)')
     open_notebook(page, lab, "quiz_check.ipynb", workspace="quiz-check")
     run_all_cells(page)
 
