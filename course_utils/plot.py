@@ -10,8 +10,8 @@ axis, on the right) while a run goes on, in the cell that started it:
 ``SFTTrainer``. ``compare_runs`` puts several finished runs on one figure, ``bar_chart``
 draws the per-task tables of ``course_utils.evaluate`` and ``line_chart`` the measures of a sweep.
 ``show_mask`` shows which tokens of an SFT batch the loss is computed on. ``score_heatmap``,
-``stacked_bars`` and ``cost_chart`` draw a grid of scores, the parts of a whole and a cost that
-grows as a power of the size; ``pipeline`` draws the stages that make a chat model.
+``stacked_bars``, ``cost_chart`` and ``funnel_chart`` draw a grid of scores, the parts of a whole, a
+cost that grows as a power of the size and the stages of a filter; ``pipeline`` draws the stages that make a chat model.
 
 How the live plot redraws, and why this way. The figure is shown once with a display id and
 then replaced in place (``DisplayHandle.update``), at most every ``every_s`` seconds and once
@@ -417,7 +417,7 @@ def mean_sd_chart(runs: pd.DataFrame, x: str, y: str, line: str, title: str, x_t
     runs_per_point = int(stats["count"].min())
     fig.update_layout(title=title, height=height, legend_title_text=line,
                       xaxis={"title": x_title, "type": "log" if log_x else "linear"},
-                      yaxis_title=f"{y}: mean and standard deviation of {runs_per_point} runs")
+                      yaxis_title=f"{axis_name(y)}: mean and sd of {runs_per_point} runs")
     if runs[y].between(0, 1).all():
         fig.update_yaxes(range=[0, 1.05])
     return fig
@@ -464,6 +464,15 @@ def cost_chart(cost: pd.DataFrame, title: str, x: str = "parameters", y: str = "
     fig.update_layout(title=title, height=height, showlegend=False,
                       xaxis={"title": f"{x} (log scale)", "type": "log"},
                       yaxis={"title": f"{y} (log scale)", "type": "log", "exponentformat": "power"})
+    return fig
+
+
+def funnel_chart(table: pd.DataFrame, title: str, height: int = 380) -> go.Figure:
+    """The stages of a filter, top to bottom, as a funnel: one trace per column of ``table`` (pairs kept,
+    and of those the right ones, say), each stage labelled with its count and its share of the first."""
+    fig = go.Figure([go.Funnel(y=[str(i) for i in table.index], x=table[column].tolist(), name=str(column),
+                               textinfo="value+percent initial") for column in table.columns])
+    fig.update_layout(title=title, height=height, legend_title_text="", yaxis_title="filter stage")
     return fig
 
 

@@ -1,8 +1,9 @@
 """Written exercises: questions answered in words, with a model answer and a mark scheme.
 
 Beside its code exercises, every notebook asks at least one question that needs reasoning rather
-than code. It is a Markdown cell that states the exercise (a heading with "Exercise" in it),
-followed by a Markdown answer cell that nbgrader grades by hand
+than code, and a code exercise that ends with a question ("why?") has one too. It is a Markdown cell
+that states the exercise (a ``### Exercise N`` heading), followed, after any code, by a Markdown
+answer cell that nbgrader grades by hand
 (``{"solution": true, "grade": true, "points": N}``). The answer cell holds the model answer in a
 solution region and the marking guide in a mark-scheme region::
 
@@ -64,9 +65,12 @@ def written_exercises(nb: NotebookNode, name: str) -> list[WrittenExercise]:
 
 def exercise_markdown(exercise: WrittenExercise) -> str:
     """One written exercise for the answer key: the question, the model answer, the mark scheme."""
-    title, _, rest = exercise.question.partition("\n")
-    question = f"**{title.lstrip('#').strip()}**\n{rest}"  # the notebook's heading as bold text, under the key's own
+    lines = exercise.question.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("### Exercise")), 0)
+    title, rest = lines[at], lines[at + 1:]  # from the exercise's heading on: what the learner was asked
+    question = "\n".join([f"**{title.lstrip('#').strip()}**", *rest])  # as bold text, under the key's own heading
     return "\n".join([
-        f"#### {exercise.notebook}, cell {exercise.cell} · {exercise.points:g} points · `{exercise.grade_id}`", "",
+        f"#### {exercise.notebook}, cell {exercise.cell} · {exercise.points:g} point{'s' * (exercise.points != 1)} · "
+        f"`{exercise.grade_id}`", "",
         question, "", "**Model answer.**", "", exercise.answer, "", "**Mark scheme.**", "", exercise.scheme, "",
     ])
