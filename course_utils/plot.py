@@ -479,9 +479,9 @@ def funnel_chart(table: pd.DataFrame, title: str, height: int = 380) -> go.Figur
 PIPELINE = (  # (stage, what it trains on, what comes out, where the workbook shows it)
     ("pre-training", "raw documents, every token a target", "base model", "Chapter 2"),
     ("supervised fine-tuning", "(instruction, response) pairs, loss on the response", "instruction model",
-     "notebooks 04/01-05"),
+     "notebooks 04/01-06"),
     ("preference learning", "(prompt, chosen, rejected) pairs, DPO or a reward model", "aligned model",
-     "notebook 04/06"),
+     "notebook 04/07"),
 )
 
 

@@ -41,7 +41,10 @@ def measured_times() -> dict:
 
 
 def stops(folder: Path | None = None) -> list[Stop]:
-    """Every notebook of ``folder`` (the learner copies by default) in course order."""
+    """Every notebook of ``folder`` (the learner copies by default) in course order.
+
+    A notebook is read as plain JSON, not with ``nbformat``: the roadmap shows in ``00_start_here``
+    of a learner's install, and ``nbformat`` comes only with the instructor and test extras."""
     folder = folder or learner_notebooks_dir()
     seconds = measured_times()["seconds"]
     found = []

@@ -32,7 +32,7 @@ def test_the_release_is_what_pyproject_says():
 
 def test_every_notebook_and_its_learner_copy_are_covered():
     assert [relative(p) for p in SOURCES] == [relative(p) for p in LEARNER_COPIES]
-    assert len(SOURCES) == 11
+    assert len(SOURCES) == 12
 
 
 @pytest.mark.parametrize("path", SOURCES + LEARNER_COPIES, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -23,8 +23,8 @@ BANKS = ROOT / "instructor" / "quizzes"
 CHAPTERS = {
     "ch02": ["01_next_token_prediction.ipynb", "02_pretraining.ipynb", "03_decoding.ipynb"],
     "ch04": ["01_base_vs_instruct.ipynb", "02_sft_end_to_end.ipynb", "03_instruction_data.ipynb",
-             "04_generalisation.ipynb", "05_sft_in_practice.ipynb", "06_beyond_sft.ipynb",
-             "07_capstone_contract_summaries.ipynb"],
+             "04_generalisation.ipynb", "05_cost_and_settings.ipynb", "06_regressions_and_bad_data.ipynb",
+             "07_beyond_sft.ipynb", "08_capstone_contract_summaries.ipynb"],
 }
 CHAPTER_NOTEBOOKS = [f"{chapter}/{name}" for chapter, names in CHAPTERS.items() for name in names]
 

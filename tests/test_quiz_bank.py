@@ -19,7 +19,8 @@ from course_utils.quiz.widget import PredictionView, QuestionView, SectionView
 NOTEBOOKS = {
     "ch02/01_next_token_prediction.ipynb", "ch02/02_pretraining.ipynb", "ch02/03_decoding.ipynb",
     "ch04/01_base_vs_instruct.ipynb", "ch04/02_sft_end_to_end.ipynb", "ch04/03_instruction_data.ipynb",
-    "ch04/04_generalisation.ipynb", "ch04/05_sft_in_practice.ipynb", "ch04/06_beyond_sft.ipynb",
+    "ch04/04_generalisation.ipynb", "ch04/05_cost_and_settings.ipynb", "ch04/06_regressions_and_bad_data.ipynb",
+    "ch04/07_beyond_sft.ipynb",
 }
 INSTRUCTOR_FILES = sorted(quiz_build.instructor_dir().glob("ch*.yaml"))
 INSTRUCTOR = {q["id"]: filled_with_examples(q) for path in INSTRUCTOR_FILES for q in read_yaml(path)["questions"]}

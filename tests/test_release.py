@@ -75,9 +75,9 @@ def test_pip_only_learner_copies_the_notebooks_and_runs_two_of_them(dist, tmp_pa
     assert where.startswith(str(tmp_path / "venv")), "the venv's own copy is imported, not the checkout"
 
     copied = run([str(bin_dir / "course-utils"), "notebooks", "course"], cwd=home, env=env)
-    assert "11 notebooks copied into course" in copied
+    assert "12 notebooks copied into course" in copied
     notebooks = sorted((home / "course").rglob("*.ipynb"))
-    assert len(notebooks) == 11
+    assert len(notebooks) == 12
     for path in notebooks:
         text = path.read_text(encoding="utf-8")
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN MARK SCHEME", "END MARK SCHEME"):

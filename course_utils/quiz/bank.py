@@ -172,7 +172,7 @@ class Question:
 
     def with_examples(self) -> "Question":
         """This question filled with the examples its bank gives for its values (as at size cpu)."""
-        return self.with_values(**{name: spec["example"] for name, spec in self.values.items()}) if self.values else self
+        return self.with_values(**examples(self.values)) if self.values else self
 
     def values_wanted(self, names: Iterable[str] | None = None) -> str:
         """The values ``names`` (all by default) as a notebook passes them, each with what it is."""
@@ -446,22 +446,27 @@ def question_texts(q: dict) -> Iterator[tuple[str, str]]:
         yield "answer", "{{" + q["answer"] + "}}"
 
 
+def examples(declared: dict) -> dict:
+    """The example of each value a question declares: the numbers it shows at size cpu, and in the answer key."""
+    return {name: spec.get("example") for name, spec in declared.items() if isinstance(spec, dict)}
+
+
 def filled_with_examples(q: dict) -> dict:
     """An instructor question as the cpu-size notebook shows it: fields filled with the declared examples."""
     declared = q.get("values")
     if not declared:
         return q
-    examples = {name: spec["example"] for name, spec in declared.items()}
-    out = {k: (template.fill(v, examples) if k in ("prompt", "hint", "explanation") else v) for k, v in q.items()}
+    given = examples(declared)
+    out = {k: (template.fill(v, given) if k in ("prompt", "hint", "explanation") else v) for k, v in q.items()}
     if isinstance(q.get("answer"), str):
-        out["answer"] = float(template.evaluate(q["answer"], examples))
+        out["answer"] = float(template.evaluate(q["answer"], given))
     if "options" in q:
-        out["options"] = {key: {**opt, "text": template.fill(opt["text"], examples),
-                                "feedback": template.fill(opt["feedback"], examples),
-                                **({"range": [_bound(end, examples) for end in opt["range"]]} if "range" in opt else {})}
+        out["options"] = {key: {**opt, "text": template.fill(opt["text"], given),
+                                "feedback": template.fill(opt["feedback"], given),
+                                **({"range": [_bound(end, given) for end in opt["range"]]} if "range" in opt else {})}
                           for key, opt in q["options"].items()}
     if "feedback" in q:
-        out["feedback"] = {side: template.fill(text, examples) for side, text in q["feedback"].items()}
+        out["feedback"] = {side: template.fill(text, given) for side, text in q["feedback"].items()}
     return out
 
 
@@ -473,8 +478,7 @@ def _validate_values(q: dict, where: _Where, kind: str) -> None:
             isinstance(v, dict) and set(v) == {"about", "example"} and isinstance(v["about"], str)
             and isinstance(v["example"], (int, float, str)) for v in declared.values()):
         raise where.error("values", "expected a mapping of names to {about: text, example: value}")
-    examples = {name: spec["example"] for name, spec in declared.items()}
-    used: set[str] = set()
+    given, used = examples(declared), set()
     for name, text in question_texts(q):
         for expression, _ in template.fields(text):
             try:
@@ -487,7 +491,7 @@ def _validate_values(q: dict, where: _Where, kind: str) -> None:
                                         "under 'values'")
             used |= names
         try:
-            template.fill(text, examples)
+            template.fill(text, given)
         except (template.TemplateError, ArithmeticError, TypeError, ValueError) as err:
             raise where.error(name, f"cannot be filled with the examples: {err}") from None
     unused = sorted(set(declared) - used)
@@ -529,9 +533,8 @@ def _is_range(value: Any, declared: dict | None) -> bool:
         return False
     if not all(isinstance(v, (int, float)) or (isinstance(v, str) and declared) for v in value):
         return False
-    examples = {name: spec.get("example") for name, spec in (declared or {}).items() if isinstance(spec, dict)}
     try:
-        low, high = (_bound(end, examples) for end in value)
+        low, high = (_bound(end, examples(declared or {})) for end in value)
     except (template.TemplateError, ArithmeticError, TypeError, ValueError):
         return False
     return low <= high
