@@ -427,8 +427,8 @@ def score_heatmap(table: pd.DataFrame, title: str, x_title: str, y_title: str, v
                   height: int | None = None) -> go.Figure:
     """A table of shares (0 to 1) as a heat map with each number written in its square, first row at the
     top: a grid of scores (tasks by test set, say) read at a glance. Columns of a two-level table are
-    labelled "outer · inner"."""
-    columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    labelled on two lines, outer over inner, so that long names fit without being turned on their side."""
+    columns = ["<br>".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
     fig = go.Figure(go.Heatmap(
         z=table.to_numpy(dtype=float).tolist(), x=columns, y=[str(i) for i in table.index], zmin=0, zmax=1,
         colorscale=SCORE_SCALE, colorbar={"title": value_title}, texttemplate="%{z:.2f}", xgap=2, ygap=2,

@@ -80,6 +80,16 @@ def table(folder: Path | None = None):
     return pd.DataFrame(rows).set_index("notebook")
 
 
+def styled(folder: Path | None = None):
+    """The roadmap as a learner reads it: every text whole and left-aligned (pandas cuts text at 50
+    characters and right-aligns it), with how the times were measured as its caption."""
+    return (table(folder).style
+            .set_caption(f"Times: {measured_times()['measured'] or 'not measured yet'}")
+            .set_properties(**{"text-align": "left", "vertical-align": "top"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left"), ("vertical-align", "top")]},
+                               {"selector": "caption", "props": [("caption-side", "bottom"), ("text-align", "left")]}]))
+
+
 def write_times(measurement: Path, note: str, target: Path | None = None) -> Path:
     """Keep the notebook times of one CI run (the file ``conftest.py`` writes) as the shipped ones."""
     run = json.loads(measurement.read_text(encoding="utf-8"))

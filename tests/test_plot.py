@@ -286,7 +286,7 @@ def test_a_score_grid_becomes_a_heat_map_with_its_numbers_written_in():
     grid = pd.DataFrame({("base", "test"): [0.1, 0.25], ("tuned", "test"): [0.9, 0.75]}, index=["urgency", "mean"])
     fig = plot_module.score_heatmap(grid, "Scores", "model · test set", "task type")
     (heat,) = fig.data
-    assert list(heat.x) == ["base · test", "tuned · test"] and list(heat.y) == ["urgency", "mean"]
+    assert list(heat.x) == ["base<br>test", "tuned<br>test"] and list(heat.y) == ["urgency", "mean"]
     assert [list(row) for row in heat.z] == [[0.1, 0.9], [0.25, 0.75]] and heat.texttemplate == "%{z:.2f}"
     assert (heat.zmin, heat.zmax) == (0, 1) and fig.layout.yaxis.autorange == "reversed"
 

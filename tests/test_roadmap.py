@@ -41,9 +41,16 @@ def test_a_ci_measurement_becomes_the_shipped_times_and_the_table_says_minutes(t
 def test_start_here_shows_the_roadmap_before_the_parameters():
     nb = nbformat.read(learner_notebooks_dir() / "00_start_here.ipynb", as_version=4)
     sources = [cell.source for cell in nb.cells]
-    shown = next(i for i, s in enumerate(sources) if "roadmap.table()" in s)
+    shown = next(i for i, s in enumerate(sources) if "roadmap.styled()" in s)
     parameters = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     assert shown < parameters
     table = roadmap.table()
     assert list(table.columns) == ["title", "what it shows", "builds on", "time on a laptop CPU"]
     assert table.loc["ch04/02", "builds on"] == "ch04/01"
+
+
+def test_the_roadmap_shows_every_text_whole_with_how_its_times_were_measured():
+    html = roadmap.styled().to_html()
+    for stop in roadmap.stops():
+        assert stop.title in html and stop.shows in html, f"{stop.notebook}: cut short"
+    assert roadmap.measured_times()["measured"] in html
