@@ -468,8 +468,9 @@ def cost_chart(cost: pd.DataFrame, title: str, x: str = "parameters", y: str = "
 
 
 def funnel_chart(table: pd.DataFrame, title: str, height: int = 380) -> go.Figure:
-    """The stages of a filter, top to bottom, as a funnel: one trace per column of ``table`` (pairs kept,
-    and of those the right ones, say), each stage labelled with its count and its share of the first."""
+    """The stages of a filter, top to bottom, as a funnel. The columns of ``table`` are parts that add up
+    to what a stage keeps (right and wrong pairs, say): they are drawn side by side, so a stage's width
+    is its total, and each part is labelled with its count and the share of its first count still kept."""
     fig = go.Figure([go.Funnel(y=[str(i) for i in table.index], x=table[column].tolist(), name=str(column),
                                textinfo="value+percent initial") for column in table.columns])
     fig.update_layout(title=title, height=height, legend_title_text="", yaxis_title="filter stage")

@@ -319,10 +319,10 @@ def test_the_pipeline_diagram_names_every_stage_and_lights_the_current_one():
         plot_module.pipeline("RLHF")
 
 
-def test_a_filter_becomes_a_funnel_with_a_trace_per_count():
-    stages = pd.DataFrame({"pairs kept": [400, 300, 120], "of which right": [60, 58, 57]},
+def test_a_filter_becomes_a_funnel_with_a_trace_per_part():
+    stages = pd.DataFrame({"right": [60, 58, 57], "not right": [340, 242, 63]},
                           index=["generated", "in the form", "faithful"])
     fig = plot_module.funnel_chart(stages, "Filter")
-    assert [t.name for t in fig.data] == ["pairs kept", "of which right"]
-    assert list(fig.data[0].y) == ["generated", "in the form", "faithful"] and list(fig.data[1].x) == [60, 58, 57]
+    assert [t.name for t in fig.data] == ["right", "not right"]
+    assert list(fig.data[0].y) == ["generated", "in the form", "faithful"] and list(fig.data[1].x) == [340, 242, 63]
     assert fig.data[0].textinfo == "value+percent initial"
