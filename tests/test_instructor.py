@@ -336,6 +336,19 @@ def test_student_build_names_a_notebook_it_cannot_read_builds_the_others_and_exi
     assert (out / "ex.ipynb").exists() and not (out / "broken.ipynb").exists()
 
 
+def test_student_build_of_the_course_warns_of_a_copy_left_from_an_earlier_build(tmp_path, capsys):
+    out = tmp_path / "student"
+    stray = out / "ch04" / "05_renamed_since.ipynb"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}", encoding="utf-8")
+    assert cli.main(["student-build", "--out", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "has no notebook in this build" in line]
+    assert warnings == [f"warning: {stray} has no notebook in this build (renamed or removed?): delete it before handing out"]
+    good = exercise_notebook(tmp_path / "ex.ipynb")
+    assert cli.main(["student-build", str(good), "--out", str(out)]) == 0, "a build of named notebooks judges no others"
+    assert "has no notebook in this build" not in capsys.readouterr().err
+
+
 def test_student_build_check_smoke_runs_the_student_copies_in_smoke_mode_and_needs_check(tmp_path, capsys):
     source = write_notebook(tmp_path / "smoke.ipynb", [
         new_code_cell("from course_utils import smoke\nassert smoke.steps() == smoke.DEFAULT_STEPS"),

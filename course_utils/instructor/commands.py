@@ -47,6 +47,9 @@ def student_build(args: argparse.Namespace) -> int:
             _warn(f"warning: {note}")
     for bank in report.instructor_banks:
         print(f"  {bank}: an instructor bank (with the answers) is in the student folder: delete it")
+    if not args.paths:  # the whole course was built: anything else in the folder is left from an earlier build
+        for stray in student.strays(report.out, [nb.target for nb in report.notebooks]):
+            _warn(f"warning: {stray} has no notebook in this build (renamed or removed?): delete it before handing out")
     if not report.ok:
         print("the student build is NOT safe to hand out (see above)")
         return 1

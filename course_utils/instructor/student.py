@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from course_utils.instructor import display_name, kernel, leaks, markers
+from course_utils.instructor import display_name, find_notebooks, kernel, leaks, markers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -163,6 +163,13 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, keys: list[leaks.QuizK
     keys = leaks.quiz_keys() if keys is None else keys
     records = [build_one(source, out, keys) for source in notebooks]
     return BuildReport(out, records, leaks.instructor_banks_in(out) if out.exists() else [])
+
+
+def strays(out: Path, written: list[Path]) -> list[Path]:
+    """Notebooks under ``out`` that a build of the whole course did not write: copies of notebooks since
+    renamed or removed, which would otherwise be handed out with the rest."""
+    kept = {path.resolve() for path in written}
+    return sorted(path for path in find_notebooks([out]) if path.resolve() not in kept) if out.exists() else []
 
 
 def build_one(source: Path, out: Path, keys: list[leaks.QuizKey]) -> StudentNotebook:
