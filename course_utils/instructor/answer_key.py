@@ -133,12 +133,17 @@ def to_html(markdown: str, title: str) -> str:
     return _HTML_PAGE.format(title=title, body=markdown2html_mistune(markdown))
 
 
-def chapter_exercises(notebook_dir: Path, chapter: str) -> list[WrittenExercise]:
-    """The written exercises of a chapter's instructor notebooks (``notebooks/ch04/*.ipynb``)."""
+def chapter_exercises(notebook_dir: Path, chapter: str, first: bool = False) -> list[WrittenExercise]:
+    """The written exercises of a chapter's instructor notebooks (``notebooks/ch04/*.ipynb``); the
+    first chapter's key also holds those of the notebooks that come before every chapter
+    (``00_start_here.ipynb``), so that each exercise is in exactly one key."""
     import nbformat
 
-    return [exercise for path in sorted((notebook_dir / chapter).glob("*.ipynb"))
-            for exercise in written_exercises(nbformat.read(path, as_version=4), f"{chapter}/{path.name}")]
+    paths = sorted(notebook_dir.glob("*.ipynb")) if first else []
+    paths += sorted((notebook_dir / chapter).glob("*.ipynb"))
+    return [exercise for path in paths
+            for exercise in written_exercises(nbformat.read(path, as_version=4),
+                                              path.relative_to(notebook_dir).as_posix())]
 
 
 def write_answer_keys(bank_dir: Path | None = None, out: Path = DEFAULT_OUT, fmt: str = "md",
@@ -159,7 +164,7 @@ def write_answer_keys(bank_dir: Path | None = None, out: Path = DEFAULT_OUT, fmt
     for path in paths:
         bank = load_instructor_bank(path)
         markdown = chapter_markdown(bank, f"{bank_dir.parent.name}/{bank_dir.name}/{path.name}",
-                                    chapter_exercises(notebook_dir, bank["chapter"]))
+                                    chapter_exercises(notebook_dir, bank["chapter"], first=path == paths[0]))
         target = out / f"{bank['chapter']}-answer-key.{fmt}"
         text = markdown if fmt == "md" else to_html(markdown, f"Answer key: {bank['title']}")
         target.write_text(text, encoding="utf-8")
