@@ -160,7 +160,7 @@ def test_student_notebooks_run_up_to_their_first_exercise(notebook, tmp_path):
     report = student.build([notebook], tmp_path)
     target = report.notebooks[0].target
     if student.first_exercise(nbformat.read(target, as_version=4)) is None:
-        pytest.skip(f"{display_name(notebook)} has no exercise")
+        pytest.skip(f"{display_name(notebook)} has no code exercise")
     run = student.check_until_first_exercise(target, "cpu", env=smoke.kernel_env())
     assert run.passed, run.error
 
