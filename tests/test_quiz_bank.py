@@ -289,10 +289,24 @@ def test_show_displays_the_widget_with_a_markdown_fallback(monkeypatch):
     assert "ch02.rare-name" in shown[1]["text/markdown"] and "ch02.token-facts" in shown[1]["text/markdown"]
     with pytest.raises(ValueError, match="use quiz.show"):
         quiz.predict("ch04.s1", model="tiny-base", pairs=2400)
-    with pytest.raises(ValueError, match=r"ch02.temperature take numbers from the notebook; show them one by one"):
-        quiz.show_section("ch02", concepts=["T-decoding"])
+    with pytest.raises(ValueError, match=r"ch02.causal-mask take numbers from the notebook; show them one by one"):
+        quiz.show_section("ch02", concepts=["T-transformer"])  # its only question takes a run's numbers
     with pytest.raises(ValueError, match=r"ch04.s1 needs values from the notebook: quiz.show\('ch04.s1', model=..."):
         quiz.show("ch04.s1")
+
+
+def test_a_review_of_a_whole_chapter_leaves_out_the_questions_that_take_a_runs_numbers(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr("course_utils.quiz.widget.display", lambda bundle, raw: shown.append(bundle))
+    quiz.show_section("ch02")
+    waiting = [q.id for q in quiz.questions("ch02") if q.needs_values]
+    assert waiting and capsys.readouterr().out == (
+        "left out of this quiz, as they take numbers from a notebook's run (quiz.show asks them there): "
+        f"{', '.join(waiting)}\n")
+    (bundle,) = shown
+    text = bundle["text/markdown"]
+    assert all(q.id in text for q in quiz.questions("ch02") if not q.needs_values)
+    assert not any(question_id in text for question_id in waiting)
 
 
 @pytest.mark.slow

@@ -101,15 +101,23 @@ def filled(question_id: str, values: dict) -> Question:
 
 def show_section(chapter: str, concepts: Iterable[str] | None = None, notebook: str | None = None,
                  title: str | None = None, store: ProgressStore | None = None) -> None:
-    """Display a chapter's questions on ``concepts`` (and/or in ``notebook``) as one quiz with a score."""
+    """Display a chapter's questions on ``concepts`` (and/or in ``notebook``) as one quiz with a score.
+
+    Questions whose numbers come from a notebook's run (``values``) are left out, and a line names
+    them: only that notebook has their numbers, so ``quiz.show`` asks them there. A review of a whole
+    chapter thus shows every other question.
+    """
     bank = banks()[chapter]
     chosen = select(bank.questions, concepts, notebook=notebook)
     if not chosen:
         raise ValueError(f"no {chapter} questions for concepts={concepts!r}, notebook={notebook!r}")
     waiting = [q.id for q in chosen if q.needs_values]
-    if waiting:
+    if len(waiting) == len(chosen):
         raise ValueError(f"{', '.join(waiting)} take numbers from the notebook; show them one by one with quiz.show")
-    SectionView(chosen, title or f"Quiz: {bank.title}", store).display()
+    if waiting:
+        print(f"left out of this quiz, as they take numbers from a notebook's run (quiz.show asks them there): "
+              f"{', '.join(waiting)}")
+    SectionView([q for q in chosen if not q.needs_values], title or f"Quiz: {bank.title}", store).display()
 
 
 def progress(by: str = "chapter", learner: str | None = None, path: str | Path | None = None):
