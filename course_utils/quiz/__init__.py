@@ -111,13 +111,14 @@ def show_section(chapter: str, concepts: Iterable[str] | None = None, notebook: 
     chosen = select(bank.questions, concepts, notebook=notebook)
     if not chosen:
         raise ValueError(f"no {chapter} questions for concepts={concepts!r}, notebook={notebook!r}")
+    ready = [q for q in chosen if not q.needs_values]
     waiting = [q.id for q in chosen if q.needs_values]
-    if len(waiting) == len(chosen):
+    if not ready:
         raise ValueError(f"{', '.join(waiting)} take numbers from the notebook; show them one by one with quiz.show")
     if waiting:
         print(f"left out of this quiz, as they take numbers from a notebook's run (quiz.show asks them there): "
               f"{', '.join(waiting)}")
-    SectionView([q for q in chosen if not q.needs_values], title or f"Quiz: {bank.title}", store).display()
+    SectionView(ready, title or f"Quiz: {bank.title}", store).display()
 
 
 def progress(by: str = "chapter", learner: str | None = None, path: str | Path | None = None):
